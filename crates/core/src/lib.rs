@@ -1,0 +1,13 @@
+//! Domain types shared by every Warden crate.
+//!
+//! Brief overview:
+//! - [`Role`]: the access roles an API key can hold, and what each may do.
+//! - [`canonical`]: RFC 8785 (JCS) canonical JSON, the byte form that ledger entries are hashed in.
+//!
+//! **Invariant:** this crate does no IO and cannot fail on bad input except by returning an error
+//! value; nothing here panics.
+
+pub mod canonical;
+mod role;
+
+pub use role::{Role, UnknownRole};

@@ -1,0 +1,245 @@
+//! The Warden home: `warden.toml`, the instance's ledger signing key (`ledger.key`, mode 0600),
+//! its verifier key (`ledger.pub`) and, by default, the SQLite database (`warden.db`).
+
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::log::Ledger;
+use crate::note::{NoteError, NoteSigner};
+use crate::store::{self, StoreError};
+
+pub const CONFIG_FILE: &str = "warden.toml";
+pub const KEY_FILE: &str = "ledger.key";
+pub const VERIFIER_FILE: &str = "ledger.pub";
+pub const DATABASE_FILE: &str = "warden.db";
+/// Default API address: loopback only.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8440";
+/// Default largest request body.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// `warden.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub ledger: LedgerConfig,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+}
+
+/// `[ledger]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// The checkpoint origin line and signing key name, unique to this instance.
+    pub origin: String,
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_addr")]
+    pub addr: String,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { addr: default_addr(), max_body_bytes: default_max_body() }
+    }
+}
+
+fn default_addr() -> String {
+    DEFAULT_ADDR.to_owned()
+}
+
+fn default_max_body() -> usize {
+    DEFAULT_MAX_BODY_BYTES
+}
+
+/// `[database]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…` to use PostgreSQL; unset means the embedded SQLite file.
+    pub url: Option<String>,
+}
+
+/// What is wrong with a home.
+#[derive(Debug, thiserror::Error)]
+pub enum HomeError {
+    #[error("no Warden home at {0}: run `warden init --home {0}` first (or set WARDEN_HOME)")]
+    NotInitialized(String),
+    #[error("{0} already holds a Warden home; nothing was changed (use another --home to start afresh)")]
+    AlreadyInitialized(String),
+    #[error("{path} is not a valid Warden config: {detail}; fix the file or restore it from a backup")]
+    BadConfig { path: String, detail: String },
+    #[error("the ledger key {path} is unusable: {detail}; restore it from a backup (without it no checkpoint can be signed)")]
+    BadKey { path: String, detail: String },
+    #[error("the ledger key {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`")]
+    InsecureKey { path: String, mode: u32 },
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("invalid origin: {0}")]
+    BadOrigin(NoteError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> HomeError + '_ {
+    move |source| HomeError::Io { path: path.display().to_string(), source }
+}
+
+/// An initialised Warden home.
+#[derive(Clone, Debug)]
+pub struct Home {
+    root: PathBuf,
+    config: Config,
+}
+
+impl Home {
+    /// Create a home at `root` with a fresh signing key. Refuses to touch an existing home.
+    pub fn init(root: &Path, origin: Option<String>, database_url: Option<String>) -> Result<Self, HomeError> {
+        let config_path = root.join(CONFIG_FILE);
+        if config_path.exists() || root.join(KEY_FILE).exists() {
+            return Err(HomeError::AlreadyInitialized(root.display().to_string()));
+        }
+        fs::create_dir_all(root).map_err(io(root))?;
+        let origin = origin.unwrap_or_else(|| format!("warden.local/{}", uuid::Uuid::now_v7().simple()));
+        let signer = NoteSigner::generate(&origin).map_err(HomeError::BadOrigin)?;
+        let key_path = root.join(KEY_FILE);
+        let mut key_file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&key_path)
+            .map_err(io(&key_path))?;
+        writeln!(key_file, "{}", signer.private_key()).map_err(io(&key_path))?;
+        key_file.sync_all().map_err(io(&key_path))?;
+        let verifier_path = root.join(VERIFIER_FILE);
+        fs::write(&verifier_path, format!("{}\n", signer.verifier())).map_err(io(&verifier_path))?;
+        let config = Config {
+            ledger: LedgerConfig { origin },
+            server: ServerConfig::default(),
+            database: DatabaseConfig { url: database_url },
+        };
+        let text = toml::to_string_pretty(&config)
+            .map_err(|e| HomeError::BadConfig { path: config_path.display().to_string(), detail: e.to_string() })?;
+        fs::write(&config_path, format!("# Warden configuration. Environment variables override these values.\n{text}"))
+            .map_err(io(&config_path))?;
+        Ok(Self { root: root.to_owned(), config })
+    }
+
+    /// Open an existing home, checking its config and key.
+    pub fn open(root: &Path) -> Result<Self, HomeError> {
+        let config_path = root.join(CONFIG_FILE);
+        if !config_path.exists() {
+            return Err(HomeError::NotInitialized(root.display().to_string()));
+        }
+        let text = fs::read_to_string(&config_path).map_err(io(&config_path))?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| HomeError::BadConfig { path: config_path.display().to_string(), detail: e.to_string() })?;
+        let home = Self { root: root.to_owned(), config };
+        home.signer()?;
+        Ok(home)
+    }
+
+    /// The home folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The parsed `warden.toml`.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Path of the verifier key file to hand to auditors.
+    pub fn verifier_path(&self) -> PathBuf {
+        self.root.join(VERIFIER_FILE)
+    }
+
+    /// The database URL: `url_override` (from `WARDEN_DATABASE_URL`), else `[database] url`, else
+    /// the embedded SQLite file.
+    pub fn database_url(&self, url_override: Option<&str>) -> String {
+        url_override
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned)
+            .or_else(|| self.config.database.url.clone())
+            .unwrap_or_else(|| format!("sqlite://{}", self.root.join(DATABASE_FILE).display()))
+    }
+
+    /// The instance signing key, refusing one that other users can read.
+    pub fn signer(&self) -> Result<NoteSigner, HomeError> {
+        let path = self.root.join(KEY_FILE);
+        let display = path.display().to_string();
+        let metadata = fs::metadata(&path).map_err(|e| HomeError::BadKey { path: display.clone(), detail: e.to_string() })?;
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(HomeError::InsecureKey { path: display, mode });
+        }
+        let text = fs::read_to_string(&path).map_err(|e| HomeError::BadKey { path: display.clone(), detail: e.to_string() })?;
+        let signer =
+            NoteSigner::from_private_key(&text).map_err(|e| HomeError::BadKey { path: display.clone(), detail: e.to_string() })?;
+        if signer.name() != self.config.ledger.origin {
+            return Err(HomeError::BadKey {
+                path: display,
+                detail: format!("its name `{}` is not the configured origin `{}`", signer.name(), self.config.ledger.origin),
+            });
+        }
+        Ok(signer)
+    }
+
+    /// Connect to the store (applying migrations) and start the ledger service.
+    pub async fn open_ledger(&self, url_override: Option<&str>) -> Result<Ledger, HomeError> {
+        let store = store::connect(&self.database_url(url_override)).await?;
+        Ok(Ledger::new(store, self.signer()?, self.config.ledger.origin.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_then_open_round_trips_and_protects_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("home");
+        let home = Home::init(&root, Some("warden.test/log".into()), None).unwrap();
+        let mode = fs::metadata(root.join(KEY_FILE)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let opened = Home::open(&root).unwrap();
+        assert_eq!(opened.config(), home.config());
+        assert!(opened.database_url(None).starts_with("sqlite://"));
+        assert_eq!(opened.database_url(Some("postgres://x/y")), "postgres://x/y");
+        assert!(matches!(Home::init(&root, None, None), Err(HomeError::AlreadyInitialized(_))));
+    }
+
+    #[test]
+    fn broken_homes_get_errors_that_name_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = Home::open(&dir.path().join("nope")).unwrap_err();
+        assert!(missing.to_string().contains("warden init"), "{missing}");
+
+        let root = dir.path().join("home");
+        Home::init(&root, None, None).unwrap();
+        fs::set_permissions(root.join(KEY_FILE), fs::Permissions::from_mode(0o644)).unwrap();
+        let insecure = Home::open(&root).unwrap_err();
+        assert!(insecure.to_string().contains("chmod 600"), "{insecure}");
+
+        fs::set_permissions(root.join(KEY_FILE), fs::Permissions::from_mode(0o600)).unwrap();
+        fs::write(root.join(KEY_FILE), "garbage").unwrap();
+        assert!(matches!(Home::open(&root), Err(HomeError::BadKey { .. })));
+
+        fs::write(root.join(CONFIG_FILE), "[ledger]\norigin = \"x\"\ncolour = 1\n").unwrap();
+        let bad = Home::open(&root).unwrap_err();
+        assert!(bad.to_string().contains("colour"), "{bad}");
+    }
+}

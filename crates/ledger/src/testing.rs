@@ -1,0 +1,78 @@
+//! Test support shared by every crate's store tests: a fresh, empty database of either kind.
+//!
+//! PostgreSQL tests need `TEST_DATABASE_URL` (the test script starts a server on loopback and
+//! sets it); each test gets its own database on that server. Without the variable a PostgreSQL
+//! test fails and says how to fix it, unless `WARDEN_TEST_SKIP_POSTGRES=1` asks to skip them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sqlx::Connection as _;
+
+use crate::store::{self, Store, StoreError};
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database; the SQLite file lives as long as this value.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    /// Connect a store to this database.
+    pub async fn store(&self) -> Result<Arc<dyn Store>, StoreError> {
+        store::connect(&self.url).await
+    }
+}
+
+/// Why no test database could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TestDatabaseError {
+    #[error(
+        "TEST_DATABASE_URL is not set: run the suite with `scripts/test` (it starts PostgreSQL), \
+         or set WARDEN_TEST_SKIP_POSTGRES=1 to skip the PostgreSQL tier"
+    )]
+    NoPostgres,
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// True when the caller asked to skip PostgreSQL tests.
+pub fn skip_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_err() && std::env::var_os("WARDEN_TEST_SKIP_POSTGRES").is_some_and(|v| v == "1")
+}
+
+/// A new, empty database of `backend`.
+pub async fn fresh_database(backend: Backend) -> Result<TestDatabase, TestDatabaseError> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().map_err(|e| TestDatabaseError::Setup(e.to_string()))?;
+            let path: PathBuf = dir.path().join("warden.db");
+            Ok(TestDatabase { url: format!("sqlite://{}", path.display()), _dir: Some(dir) })
+        }
+        Backend::Postgres => {
+            let admin_url = std::env::var("TEST_DATABASE_URL").map_err(|_| TestDatabaseError::NoPostgres)?;
+            let name = format!("warden_test_{}", uuid::Uuid::now_v7().simple());
+            let mut admin = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .map_err(|e| TestDatabaseError::Setup(format!("cannot reach TEST_DATABASE_URL: {e}")))?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .map_err(|e| TestDatabaseError::Setup(e.to_string()))?;
+            let (base, query) = match admin_url.split_once('?') {
+                Some((base, query)) => (base, format!("?{query}")),
+                None => (admin_url.as_str(), String::new()),
+            };
+            let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+            Ok(TestDatabase { url: format!("{server}/{name}{query}"), _dir: None })
+        }
+    }
+}
