@@ -1,1 +1,92 @@
-//! x
+//! Warden's HTTP API.
+//!
+//! Brief overview:
+//! - [`routes::table`]: every route with its access rule; the router, auth and OpenAPI come from it.
+//! - [`auth`]: bearer API keys and per-route roles.
+//! - [`error::ApiError`]: the one error type with its one status mapping.
+//! - [`api`]: thin handlers over the library crates.
+//! - [`app`] builds the router; [`serve`] runs it until shutdown.
+//!
+//! **Invariant:** this crate and `warden-cli` are the only ones that know HTTP and JSON wire
+//! formats; handlers hold no business logic.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::middleware;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use warden_ledger::Ledger;
+
+use crate::error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub ledger: Ledger,
+    pub metrics: metrics::Metrics,
+    pub openapi: Arc<Value>,
+}
+
+/// Server settings.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Copy)]
+struct UuidV7;
+
+impl MakeRequestId for UuidV7 {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        uuid::Uuid::now_v7().to_string().parse().ok().map(RequestId::new)
+    }
+}
+
+/// The full router over `ledger`.
+pub fn app(ledger: Ledger, options: &ServerOptions) -> Router {
+    let table = routes::table();
+    let state = AppState { ledger, metrics: metrics::Metrics::default(), openapi: Arc::new(openapi::document(&table)) };
+    let mut router: Router<AppState> = Router::new();
+    for route in &table {
+        let guarded = (route.handler)()
+            .route_layer(middleware::from_fn_with_state((state.clone(), route.access), auth::require));
+        router = router.route(route.path, guarded);
+    }
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /openapi.json")
+        })
+        .layer(DefaultBodyLimit::max(options.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, UuidV7))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves, then finish in-flight requests and return.
+pub async fn serve(
+    listener: TcpListener,
+    ledger: Ledger,
+    options: &ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(ledger, options)).with_graceful_shutdown(shutdown).await
+}

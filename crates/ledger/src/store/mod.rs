@@ -56,7 +56,7 @@ impl StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable { backend, detail: error.to_string() },
-            sqlx::Error::Database(db) if db.code().is_some_and(|code| code.starts_with("08") || code == "57P01") => {
+            sqlx::Error::Database(db) if db.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code == "3D000") => {
                 StoreError::Unavailable { backend, detail: db.to_string() }
             }
             other => StoreError::Database(other.to_string()),

@@ -1,0 +1,6 @@
+//! Route handlers, one module per capability. Handlers are thin: they parse, call a library crate
+//! and shape the answer.
+
+pub mod keys;
+pub mod ledger;
+pub mod system;
