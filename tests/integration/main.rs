@@ -1,1 +1,13 @@
-//! x
+//! Integration tests: they drive the real `warden` binary in temporary homes, the way a user or a
+//! script does. Modules:
+//! - `cli`: init, keys, ledger commands, exit codes, `--json` contracts, bad input.
+//! - `serve`: the server started by `warden serve`, used over loopback HTTP, shut down by signal.
+//! - `tidy`: repository hygiene checks (module docs, changelog).
+
+// Test code: a failed unwrap is a failed test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod serve;
+mod support;
+mod tidy;

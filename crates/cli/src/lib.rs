@@ -1,2 +1,48 @@
-//! x
-pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS }
+//! The `warden` command line. Argument definitions live in [`args`]; each command module turns
+//! parsed arguments into calls on the library crates and prints text or, with `--json`, JSON.
+//!
+//! Exit codes are part of the contract (scripts rely on them):
+//! 0 success; 1 a check failed (`ledger verify`, `ledger verify-proof`); 2 bad usage or input;
+//! 3 the environment failed (home missing or corrupt, database unreachable, IO).
+
+mod args;
+mod commands;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+pub use exit::Failure;
+
+/// Parse the command line, run the command, and map the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("warden: cannot start the async runtime: {error}");
+            return ExitCode::from(exit::ENVIRONMENT);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("warden: {failure}");
+            ExitCode::from(failure.code)
+        }
+    }
+}

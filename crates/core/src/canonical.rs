@@ -150,7 +150,7 @@ fn write_double(out: &mut String, value: f64) {
             out.push_str(rest);
         }
         out.push('e');
-        out.push(if n - 1 >= 0 { '+' } else { '-' });
+        out.push(if n > 0 { '+' } else { '-' });
         let _ = write!(out, "{}", (n - 1).abs());
     }
 }
@@ -169,27 +169,41 @@ mod tests {
 
     #[test]
     fn sorts_members_and_drops_whitespace() {
-        check(r#"{ "b": 1, "a": [true, null, "x"] }"#, r#"{"a":[true,null,"x"],"b":1}"#);
+        check(
+            r#"{ "b": 1, "a": [true, null, "x"] }"#,
+            r#"{"a":[true,null,"x"],"b":1}"#,
+        );
     }
 
     #[test]
     fn sorts_by_utf16_code_units_not_bytes() {
         // RFC 8785 §3.2.3: U+1F600 (a surrogate pair, 0xD83D…) sorts before U+FB33 in UTF-16,
         // though its UTF-8 bytes sort after.
-        check("{\"\u{fb33}\":1,\"\u{1f600}\":2}", "{\"\u{1f600}\":2,\"\u{fb33}\":1}");
+        check(
+            "{\"\u{fb33}\":1,\"\u{1f600}\":2}",
+            "{\"\u{1f600}\":2,\"\u{fb33}\":1}",
+        );
     }
 
     #[test]
     fn escapes_only_what_json_requires() {
-        check(r#""\u0001\n\"\\/é\u2028""#, "\"\\u0001\\n\\\"\\\\/é\u{2028}\"");
+        check(
+            r#""\u0001\n\"\\/é\u2028""#,
+            "\"\\u0001\\n\\\"\\\\/é\u{2028}\"",
+        );
     }
 
     #[test]
     fn numbers_follow_ecmascript() {
         // Values from RFC 8785 Appendix B.
-        check("[0, -0, 1e21, 1e20, 333333333.3333333, 1e-7, 0.000001, 5e-324, 4.5, 2e-3]",
-            "[0,0,1e+21,100000000000000000000,333333333.3333333,1e-7,0.000001,5e-324,4.5,0.002]");
-        check("[-1.5e300, 123456789012345680000]", "[-1.5e+300,123456789012345680000]");
+        check(
+            "[0, -0, 1e21, 1e20, 333333333.3333333, 1e-7, 0.000001, 5e-324, 4.5, 2e-3]",
+            "[0,0,1e+21,100000000000000000000,333333333.3333333,1e-7,0.000001,5e-324,4.5,0.002]",
+        );
+        check(
+            "[-1.5e300, 123456789012345680000]",
+            "[-1.5e+300,123456789012345680000]",
+        );
     }
 
     #[test]

@@ -70,7 +70,9 @@ impl fmt::Display for Role {
 
 /// A role name that is not one of [`Role::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role `{0}`; expected one of: admin, safety-officer, evaluator, reviewer, security, auditor, researcher, external-evaluator, user")]
+#[error(
+    "unknown role `{0}`; expected one of: admin, safety-officer, evaluator, reviewer, security, auditor, researcher, external-evaluator, user"
+)]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {

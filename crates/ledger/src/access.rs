@@ -93,7 +93,10 @@ pub async fn create_key(
 }
 
 /// The live key a presented secret belongs to, if any.
-pub async fn authenticate(store: &dyn Store, secret: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+pub async fn authenticate(
+    store: &dyn Store,
+    secret: &str,
+) -> Result<Option<ApiKeyRecord>, StoreError> {
     if !secret.starts_with(KEY_PREFIX) {
         return Ok(None);
     }
@@ -102,7 +105,11 @@ pub async fn authenticate(store: &dyn Store, secret: &str) -> Result<Option<ApiK
 }
 
 /// Revoke a live key; `None` when no live key has this id.
-pub async fn revoke_key(store: &dyn Store, id: &str, actor: &str) -> Result<Option<SealedEntry>, StoreError> {
+pub async fn revoke_key(
+    store: &dyn Store,
+    id: &str,
+    actor: &str,
+) -> Result<Option<SealedEntry>, StoreError> {
     let event = EntryDraft::now("access.key_revoked", actor, format!("key:{id}"), json!({}));
     store.revoke_key(id, &now_rfc3339(), &event).await
 }
@@ -124,8 +131,14 @@ mod tests {
 
     #[test]
     fn bad_names_and_empty_roles_are_refused() {
-        assert!(matches!(mint("", &[Role::Admin]), Err(AccessError::BadName)));
-        assert!(matches!(mint("a\nb", &[Role::Admin]), Err(AccessError::BadName)));
+        assert!(matches!(
+            mint("", &[Role::Admin]),
+            Err(AccessError::BadName)
+        ));
+        assert!(matches!(
+            mint("a\nb", &[Role::Admin]),
+            Err(AccessError::BadName)
+        ));
         assert!(matches!(mint("ok", &[]), Err(AccessError::NoRoles)));
     }
 }

@@ -64,12 +64,19 @@ impl Findings {
 
     fn add_bound(&mut self, at_or_after: u64, message: String) {
         self.bounds.push(at_or_after);
-        self.problems.push(Problem { index: Some(at_or_after), message });
+        self.problems.push(Problem {
+            index: Some(at_or_after),
+            message,
+        });
     }
 }
 
 /// Audit everything `store` holds for the log `origin` signed by `verifier`.
-pub async fn audit(store: &dyn LedgerStore, verifier: &NoteVerifier, origin: &str) -> Result<AuditReport, StoreError> {
+pub async fn audit(
+    store: &dyn LedgerStore,
+    verifier: &NoteVerifier,
+    origin: &str,
+) -> Result<AuditReport, StoreError> {
     let size = store.size().await?;
     let mut findings = Findings::default();
     let mut leaves: Vec<Hash> = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
@@ -77,7 +84,10 @@ pub async fn audit(store: &dyn LedgerStore, verifier: &NoteVerifier, origin: &st
     while start < size {
         for (index, text) in store.entries(start, start + PAGE).await? {
             while (leaves.len() as u64) < index {
-                findings.add(Some(leaves.len() as u64), format!("entry {} is missing (removed or renumbered)", leaves.len()));
+                findings.add(
+                    Some(leaves.len() as u64),
+                    format!("entry {} is missing (removed or renumbered)", leaves.len()),
+                );
                 leaves.push([0; 32]);
             }
             check_entry(index, &text, &mut findings);
@@ -111,8 +121,15 @@ pub async fn audit(store: &dyn LedgerStore, verifier: &NoteVerifier, origin: &st
             },
         }
     }
-    let Findings { mut problems, bounds } = findings;
-    let precise = problems.iter().filter_map(|problem| problem.index).filter(|index| !bounds.contains(index)).min();
+    let Findings {
+        mut problems,
+        bounds,
+    } = findings;
+    let precise = problems
+        .iter()
+        .filter_map(|problem| problem.index)
+        .filter(|index| !bounds.contains(index))
+        .min();
     let first_bad_index = precise.or_else(|| bounds.iter().copied().min());
     problems.sort_by_key(|problem| problem.index.unwrap_or(u64::MAX));
     let problem_count = problems.len();
@@ -130,19 +147,32 @@ pub async fn audit(store: &dyn LedgerStore, verifier: &NoteVerifier, origin: &st
 
 fn check_entry(index: u64, text: &str, findings: &mut Findings) {
     match Entry::parse(text) {
-        Err(error) => findings.add(Some(index), format!("entry {index} is not a valid ledger entry: {error}")),
+        Err(error) => findings.add(
+            Some(index),
+            format!("entry {index} is not a valid ledger entry: {error}"),
+        ),
         Ok(entry) if entry.index != index => findings.add(
             Some(index),
-            format!("entry stored at {index} says it is entry {} (rows were moved)", entry.index),
+            format!(
+                "entry stored at {index} says it is entry {} (rows were moved)",
+                entry.index
+            ),
         ),
         Ok(_) if !canonical::is_canonical(text) => {
-            findings.add(Some(index), format!("entry {index} is not in canonical form (it was edited)"));
+            findings.add(
+                Some(index),
+                format!("entry {index} is not in canonical form (it was edited)"),
+            );
         }
         Ok(_) => {}
     }
 }
 
-async fn check_nodes(store: &dyn LedgerStore, tree: &MemoryTree, findings: &mut Findings) -> Result<(), StoreError> {
+async fn check_nodes(
+    store: &dyn LedgerStore,
+    tree: &MemoryTree,
+    findings: &mut Findings,
+) -> Result<(), StoreError> {
     let stored = store.all_nodes().await?;
     let mut differing: HashSet<NodeId> = HashSet::new();
     let mut expected = tree.nodes().peekable();
@@ -158,13 +188,19 @@ async fn check_nodes(store: &dyn LedgerStore, tree: &MemoryTree, findings: &mut 
                 stored.next();
             }
             (Some((id, _)), other) if other.is_none_or(|(stored_id, _)| id < stored_id) => {
-                findings.add(Some(id.first_leaf()), format!("tree node level {} index {} is missing", id.level, id.index));
+                findings.add(
+                    Some(id.first_leaf()),
+                    format!("tree node level {} index {} is missing", id.level, id.index),
+                );
                 expected.next();
             }
             (_, Some((stored_id, _))) => {
                 findings.add(
                     Some(stored_id.first_leaf().max(tree.size())),
-                    format!("tree node level {} index {} has no entries under it (entries removed)", stored_id.level, stored_id.index),
+                    format!(
+                        "tree node level {} index {} has no entries under it (entries removed)",
+                        stored_id.level, stored_id.index
+                    ),
                 );
                 stored.next();
             }
@@ -180,15 +216,21 @@ async fn check_nodes(store: &dyn LedgerStore, tree: &MemoryTree, findings: &mut 
         .copied()
         .filter(|id| {
             id.level == 0
-                || [2 * id.index, 2 * id.index + 1]
-                    .iter()
-                    .all(|&child| !differing.contains(&NodeId { level: id.level - 1, index: child }))
+                || [2 * id.index, 2 * id.index + 1].iter().all(|&child| {
+                    !differing.contains(&NodeId {
+                        level: id.level - 1,
+                        index: child,
+                    })
+                })
         })
         .collect();
     lowest.sort();
     for id in lowest {
         let message = if id.level == 0 {
-            format!("entry {} does not match its stored leaf hash (the entry was edited)", id.index)
+            format!(
+                "entry {} does not match its stored leaf hash (the entry was edited)",
+                id.index
+            )
         } else {
             format!(
                 "entries {}..{} do not match the stored tree (level {} node {} differs: an entry and its leaf hash were rewritten)",

@@ -49,8 +49,19 @@ pub enum EntryError {
 
 impl EntryDraft {
     /// A draft stamped with the current time.
-    pub fn now(kind: impl Into<String>, actor: impl Into<String>, subject: impl Into<String>, payload: Value) -> Self {
-        Self { kind: kind.into(), actor: actor.into(), subject: subject.into(), payload, time: now_rfc3339() }
+    pub fn now(
+        kind: impl Into<String>,
+        actor: impl Into<String>,
+        subject: impl Into<String>,
+        payload: Value,
+    ) -> Self {
+        Self {
+            kind: kind.into(),
+            actor: actor.into(),
+            subject: subject.into(),
+            payload,
+            time: now_rfc3339(),
+        }
     }
 
     /// Check every field; a draft that passes always seals.
@@ -58,7 +69,9 @@ impl EntryDraft {
         let kind_ok = !self.kind.is_empty()
             && self.kind.len() <= MAX_KIND_LEN
             && self.kind.starts_with(|c: char| c.is_ascii_lowercase())
-            && self.kind.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+            && self.kind.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+            });
         if !kind_ok {
             return Err(EntryError::BadKind(self.kind.clone()));
         }
@@ -89,7 +102,10 @@ impl EntryDraft {
 }
 
 fn check_text(field: &'static str, text: &str) -> Result<(), EntryError> {
-    if text.is_empty() || text.chars().count() > MAX_SUBJECT_LEN || text.chars().any(char::is_control) {
+    if text.is_empty()
+        || text.chars().count() > MAX_SUBJECT_LEN
+        || text.chars().any(char::is_control)
+    {
         return Err(EntryError::BadText(field));
     }
     Ok(())
@@ -156,7 +172,10 @@ mod tests {
     #[test]
     fn bad_fields_are_named() {
         for kind in ["", "Gate", "1x", "a b", &"a".repeat(65)] {
-            assert!(matches!(draft(kind).validate(), Err(EntryError::BadKind(_))), "{kind:?}");
+            assert!(
+                matches!(draft(kind).validate(), Err(EntryError::BadKind(_))),
+                "{kind:?}"
+            );
         }
         let mut bad = draft("ok");
         bad.subject = String::new();
@@ -165,12 +184,18 @@ mod tests {
         assert_eq!(bad.validate(), Err(EntryError::BadText("subject")));
         let mut big = draft("ok");
         big.payload = json!("x".repeat(MAX_PAYLOAD_BYTES));
-        assert!(matches!(big.validate(), Err(EntryError::PayloadTooLarge(_))));
+        assert!(matches!(
+            big.validate(),
+            Err(EntryError::PayloadTooLarge(_))
+        ));
     }
 
     #[test]
     fn timestamps_are_utc_with_microseconds() {
         let now = now_rfc3339();
-        assert!(now.ends_with('Z') && now.len() == "2026-11-27T20:00:00.000000Z".len(), "{now}");
+        assert!(
+            now.ends_with('Z') && now.len() == "2026-11-27T20:00:00.000000Z".len(),
+            "{now}"
+        );
     }
 }

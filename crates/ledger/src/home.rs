@@ -52,7 +52,10 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { addr: default_addr(), max_body_bytes: default_max_body() }
+        Self {
+            addr: default_addr(),
+            max_body_bytes: default_max_body(),
+        }
     }
 }
 
@@ -77,16 +80,27 @@ pub struct DatabaseConfig {
 pub enum HomeError {
     #[error("no Warden home at {0}: run `warden init --home {0}` first (or set WARDEN_HOME)")]
     NotInitialized(String),
-    #[error("{0} already holds a Warden home; nothing was changed (use another --home to start afresh)")]
+    #[error(
+        "{0} already holds a Warden home; nothing was changed (use another --home to start afresh)"
+    )]
     AlreadyInitialized(String),
-    #[error("{path} is not a valid Warden config: {detail}; fix the file or restore it from a backup")]
+    #[error(
+        "{path} is not a valid Warden config: {detail}; fix the file or restore it from a backup"
+    )]
     BadConfig { path: String, detail: String },
-    #[error("the ledger key {path} is unusable: {detail}; restore it from a backup (without it no checkpoint can be signed)")]
+    #[error(
+        "the ledger key {path} is unusable: {detail}; restore it from a backup (without it no checkpoint can be signed)"
+    )]
     BadKey { path: String, detail: String },
-    #[error("the ledger key {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`")]
+    #[error(
+        "the ledger key {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
+    )]
     InsecureKey { path: String, mode: u32 },
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("invalid origin: {0}")]
     BadOrigin(NoteError),
     #[error(transparent)]
@@ -94,7 +108,10 @@ pub enum HomeError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> HomeError + '_ {
-    move |source| HomeError::Io { path: path.display().to_string(), source }
+    move |source| HomeError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// An initialised Warden home.
@@ -106,13 +123,18 @@ pub struct Home {
 
 impl Home {
     /// Create a home at `root` with a fresh signing key. Refuses to touch an existing home.
-    pub fn init(root: &Path, origin: Option<String>, database_url: Option<String>) -> Result<Self, HomeError> {
+    pub fn init(
+        root: &Path,
+        origin: Option<String>,
+        database_url: Option<String>,
+    ) -> Result<Self, HomeError> {
         let config_path = root.join(CONFIG_FILE);
         if config_path.exists() || root.join(KEY_FILE).exists() {
             return Err(HomeError::AlreadyInitialized(root.display().to_string()));
         }
         fs::create_dir_all(root).map_err(io(root))?;
-        let origin = origin.unwrap_or_else(|| format!("warden.local/{}", uuid::Uuid::now_v7().simple()));
+        let origin =
+            origin.unwrap_or_else(|| format!("warden.local/{}", uuid::Uuid::now_v7().simple()));
         let signer = NoteSigner::generate(&origin).map_err(HomeError::BadOrigin)?;
         let key_path = root.join(KEY_FILE);
         let mut key_file = fs::OpenOptions::new()
@@ -124,17 +146,26 @@ impl Home {
         writeln!(key_file, "{}", signer.private_key()).map_err(io(&key_path))?;
         key_file.sync_all().map_err(io(&key_path))?;
         let verifier_path = root.join(VERIFIER_FILE);
-        fs::write(&verifier_path, format!("{}\n", signer.verifier())).map_err(io(&verifier_path))?;
+        fs::write(&verifier_path, format!("{}\n", signer.verifier()))
+            .map_err(io(&verifier_path))?;
         let config = Config {
             ledger: LedgerConfig { origin },
             server: ServerConfig::default(),
             database: DatabaseConfig { url: database_url },
         };
-        let text = toml::to_string_pretty(&config)
-            .map_err(|e| HomeError::BadConfig { path: config_path.display().to_string(), detail: e.to_string() })?;
-        fs::write(&config_path, format!("# Warden configuration. Environment variables override these values.\n{text}"))
-            .map_err(io(&config_path))?;
-        Ok(Self { root: root.to_owned(), config })
+        let text = toml::to_string_pretty(&config).map_err(|e| HomeError::BadConfig {
+            path: config_path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        fs::write(
+            &config_path,
+            format!("# Warden configuration. Environment variables override these values.\n{text}"),
+        )
+        .map_err(io(&config_path))?;
+        Ok(Self {
+            root: root.to_owned(),
+            config,
+        })
     }
 
     /// Open an existing home, checking its config and key.
@@ -144,9 +175,14 @@ impl Home {
             return Err(HomeError::NotInitialized(root.display().to_string()));
         }
         let text = fs::read_to_string(&config_path).map_err(io(&config_path))?;
-        let config: Config = toml::from_str(&text)
-            .map_err(|e| HomeError::BadConfig { path: config_path.display().to_string(), detail: e.to_string() })?;
-        let home = Self { root: root.to_owned(), config };
+        let config: Config = toml::from_str(&text).map_err(|e| HomeError::BadConfig {
+            path: config_path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        let home = Self {
+            root: root.to_owned(),
+            config,
+        };
         home.signer()?;
         Ok(home)
     }
@@ -180,18 +216,33 @@ impl Home {
     pub fn signer(&self) -> Result<NoteSigner, HomeError> {
         let path = self.root.join(KEY_FILE);
         let display = path.display().to_string();
-        let metadata = fs::metadata(&path).map_err(|e| HomeError::BadKey { path: display.clone(), detail: e.to_string() })?;
+        let metadata = fs::metadata(&path).map_err(|e| HomeError::BadKey {
+            path: display.clone(),
+            detail: e.to_string(),
+        })?;
         let mode = metadata.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(HomeError::InsecureKey { path: display, mode });
+            return Err(HomeError::InsecureKey {
+                path: display,
+                mode,
+            });
         }
-        let text = fs::read_to_string(&path).map_err(|e| HomeError::BadKey { path: display.clone(), detail: e.to_string() })?;
-        let signer =
-            NoteSigner::from_private_key(&text).map_err(|e| HomeError::BadKey { path: display.clone(), detail: e.to_string() })?;
+        let text = fs::read_to_string(&path).map_err(|e| HomeError::BadKey {
+            path: display.clone(),
+            detail: e.to_string(),
+        })?;
+        let signer = NoteSigner::from_private_key(&text).map_err(|e| HomeError::BadKey {
+            path: display.clone(),
+            detail: e.to_string(),
+        })?;
         if signer.name() != self.config.ledger.origin {
             return Err(HomeError::BadKey {
                 path: display,
-                detail: format!("its name `{}` is not the configured origin `{}`", signer.name(), self.config.ledger.origin),
+                detail: format!(
+                    "its name `{}` is not the configured origin `{}`",
+                    signer.name(),
+                    self.config.ledger.origin
+                ),
             });
         }
         Ok(signer)
@@ -200,7 +251,11 @@ impl Home {
     /// Connect to the store (applying migrations) and start the ledger service.
     pub async fn open_ledger(&self, url_override: Option<&str>) -> Result<Ledger, HomeError> {
         let store = store::connect(&self.database_url(url_override)).await?;
-        Ok(Ledger::new(store, self.signer()?, self.config.ledger.origin.clone()))
+        Ok(Ledger::new(
+            store,
+            self.signer()?,
+            self.config.ledger.origin.clone(),
+        ))
     }
 }
 
@@ -213,13 +268,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("home");
         let home = Home::init(&root, Some("warden.test/log".into()), None).unwrap();
-        let mode = fs::metadata(root.join(KEY_FILE)).unwrap().permissions().mode() & 0o777;
+        let mode = fs::metadata(root.join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let opened = Home::open(&root).unwrap();
         assert_eq!(opened.config(), home.config());
         assert!(opened.database_url(None).starts_with("sqlite://"));
-        assert_eq!(opened.database_url(Some("postgres://x/y")), "postgres://x/y");
-        assert!(matches!(Home::init(&root, None, None), Err(HomeError::AlreadyInitialized(_))));
+        assert_eq!(
+            opened.database_url(Some("postgres://x/y")),
+            "postgres://x/y"
+        );
+        assert!(matches!(
+            Home::init(&root, None, None),
+            Err(HomeError::AlreadyInitialized(_))
+        ));
     }
 
     #[test]
@@ -238,7 +303,11 @@ mod tests {
         fs::write(root.join(KEY_FILE), "garbage").unwrap();
         assert!(matches!(Home::open(&root), Err(HomeError::BadKey { .. })));
 
-        fs::write(root.join(CONFIG_FILE), "[ledger]\norigin = \"x\"\ncolour = 1\n").unwrap();
+        fs::write(
+            root.join(CONFIG_FILE),
+            "[ledger]\norigin = \"x\"\ncolour = 1\n",
+        )
+        .unwrap();
         let bad = Home::open(&root).unwrap_err();
         assert!(bad.to_string().contains("colour"), "{bad}");
     }

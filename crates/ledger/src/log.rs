@@ -48,7 +48,10 @@ pub struct Ledger {
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger").field("origin", &self.origin).field("backend", &self.store.backend()).finish()
+        f.debug_struct("Ledger")
+            .field("origin", &self.origin)
+            .field("backend", &self.store.backend())
+            .finish()
     }
 }
 
@@ -57,7 +60,12 @@ impl Ledger {
     pub fn new(store: Arc<dyn Store>, signer: NoteSigner, origin: String) -> Self {
         let (writer, inbox) = mpsc::channel(MAX_GROUP * 4);
         tokio::spawn(write_loop(Arc::clone(&store), inbox));
-        Self { store, signer: Arc::new(signer), origin, writer }
+        Self {
+            store,
+            signer: Arc::new(signer),
+            origin,
+            writer,
+        }
     }
 
     /// The log's origin line.
@@ -79,12 +87,18 @@ impl Ledger {
     pub async fn append(&self, draft: EntryDraft) -> Result<SealedEntry, LedgerError> {
         draft.validate()?;
         let (reply, answer) = oneshot::channel();
-        self.writer.send((draft, reply)).await.map_err(|_| LedgerError::WriterStopped)?;
+        self.writer
+            .send((draft, reply))
+            .await
+            .map_err(|_| LedgerError::WriterStopped)?;
         Ok(answer.await.map_err(|_| LedgerError::WriterStopped)??)
     }
 
     /// Append many entries in one transaction, in order; all or nothing.
-    pub async fn append_batch(&self, drafts: &[EntryDraft]) -> Result<Vec<SealedEntry>, LedgerError> {
+    pub async fn append_batch(
+        &self,
+        drafts: &[EntryDraft],
+    ) -> Result<Vec<SealedEntry>, LedgerError> {
         Ok(self.store.append(drafts).await?)
     }
 
@@ -102,7 +116,9 @@ impl Ledger {
             .into_iter()
             .map(|(index, text)| {
                 Entry::parse(&text).map_err(|e| {
-                    LedgerError::Store(StoreError::Corrupt(format!("entry {index} does not decode: {e}")))
+                    LedgerError::Store(StoreError::Corrupt(format!(
+                        "entry {index} does not decode: {e}"
+                    )))
                 })
             })
             .collect()
@@ -118,21 +134,43 @@ impl Ledger {
     pub async fn checkpoint_at(&self, size: u64) -> Result<StoredCheckpoint, LedgerError> {
         let current = self.size().await?;
         if size > current {
-            return Err(LedgerError::OutOfRange(format!("tree size {size} is larger than the ledger ({current} entries)")));
+            return Err(LedgerError::OutOfRange(format!(
+                "tree size {size} is larger than the ledger ({current} entries)"
+            )));
         }
         if let Some(stored) = self.store.checkpoint_at(size).await? {
             return Ok(stored);
         }
-        let root = self.range_hashes(&[(0, size)]).await?.pop().unwrap_or_else(merkle::empty_root);
-        let note = self.signer.sign(&Checkpoint { origin: self.origin.clone(), size, root }.body())?;
-        let stored = StoredCheckpoint { size, root, note, created_at: now_rfc3339() };
+        let root = self
+            .range_hashes(&[(0, size)])
+            .await?
+            .pop()
+            .unwrap_or_else(merkle::empty_root);
+        let note = self.signer.sign(
+            &Checkpoint {
+                origin: self.origin.clone(),
+                size,
+                root,
+            }
+            .body(),
+        )?;
+        let stored = StoredCheckpoint {
+            size,
+            root,
+            note,
+            created_at: now_rfc3339(),
+        };
         self.store.put_checkpoint(&stored).await?;
         // A concurrent signer may have stored its own first; return whichever the store kept.
         Ok(self.store.checkpoint_at(size).await?.unwrap_or(stored))
     }
 
     /// Inclusion proof of entry `index` at tree size `size` (default: current size).
-    pub async fn inclusion(&self, index: u64, size: Option<u64>) -> Result<InclusionBundle, LedgerError> {
+    pub async fn inclusion(
+        &self,
+        index: u64,
+        size: Option<u64>,
+    ) -> Result<InclusionBundle, LedgerError> {
         let checkpoint = match size {
             Some(size) => self.checkpoint_at(size).await?,
             None => self.checkpoint().await?,
@@ -149,13 +187,26 @@ impl Ledger {
             .await?
             .pop()
             .map(|(_, text)| text)
-            .ok_or_else(|| LedgerError::Store(StoreError::Corrupt(format!("entry {index} is missing"))))?;
-        let path = self.range_hashes(&merkle::inclusion_ranges(index, checkpoint.size)).await?;
-        Ok(InclusionBundle { index, entry, path: encode_hashes(&path), checkpoint: checkpoint.note })
+            .ok_or_else(|| {
+                LedgerError::Store(StoreError::Corrupt(format!("entry {index} is missing")))
+            })?;
+        let path = self
+            .range_hashes(&merkle::inclusion_ranges(index, checkpoint.size))
+            .await?;
+        Ok(InclusionBundle {
+            index,
+            entry,
+            path: encode_hashes(&path),
+            checkpoint: checkpoint.note,
+        })
     }
 
     /// Consistency proof from tree size `old` to `new` (default: current size).
-    pub async fn consistency(&self, old: u64, new: Option<u64>) -> Result<ConsistencyBundle, LedgerError> {
+    pub async fn consistency(
+        &self,
+        old: u64,
+        new: Option<u64>,
+    ) -> Result<ConsistencyBundle, LedgerError> {
         let new_checkpoint = match new {
             Some(size) => self.checkpoint_at(size).await?,
             None => self.checkpoint().await?,
@@ -167,7 +218,9 @@ impl Ledger {
             )));
         }
         let old_checkpoint = self.checkpoint_at(old).await?;
-        let path = self.range_hashes(&merkle::consistency_ranges(old, new_checkpoint.size)).await?;
+        let path = self
+            .range_hashes(&merkle::consistency_ranges(old, new_checkpoint.size))
+            .await?;
         Ok(ConsistencyBundle {
             old_checkpoint: old_checkpoint.note,
             new_checkpoint: new_checkpoint.note,
@@ -183,7 +236,10 @@ impl Ledger {
 
     /// `MTH` of each range, fetching every needed subtree hash in one query.
     async fn range_hashes(&self, ranges: &[(u64, u64)]) -> Result<Vec<Hash>, LedgerError> {
-        let parts: Vec<Vec<NodeId>> = ranges.iter().map(|&(start, end)| decompose(start, end)).collect();
+        let parts: Vec<Vec<NodeId>> = ranges
+            .iter()
+            .map(|&(start, end)| decompose(start, end))
+            .collect();
         let mut wanted: Vec<NodeId> = parts.iter().flatten().copied().collect();
         wanted.sort_unstable();
         wanted.dedup();
@@ -191,9 +247,12 @@ impl Ledger {
         parts
             .iter()
             .map(|ids| {
-                let hashes: Option<Vec<Hash>> = ids.iter().map(|id| found.get(id).copied()).collect();
+                let hashes: Option<Vec<Hash>> =
+                    ids.iter().map(|id| found.get(id).copied()).collect();
                 hashes.map(|hashes| fold(&hashes)).ok_or_else(|| {
-                    LedgerError::Store(StoreError::Corrupt("a Merkle subtree needed for the proof is missing".into()))
+                    LedgerError::Store(StoreError::Corrupt(
+                        "a Merkle subtree needed for the proof is missing".into(),
+                    ))
                 })
             })
             .collect()

@@ -58,7 +58,10 @@ pub fn decompose(start: u64, end: u64) -> Vec<NodeId> {
     while cursor < end {
         let remaining = end - cursor;
         let level = 63 - remaining.leading_zeros() as u8;
-        nodes.push(NodeId { level, index: cursor >> level });
+        nodes.push(NodeId {
+            level,
+            index: cursor >> level,
+        });
         cursor += 1 << level;
     }
     nodes
@@ -200,11 +203,19 @@ pub fn verify_consistency(
         if !proof.is_empty() {
             return Err(ProofError::WrongLength);
         }
-        return if old_root == new_root { Ok(()) } else { Err(ProofError::RootMismatch) };
+        return if old_root == new_root {
+            Ok(())
+        } else {
+            Err(ProofError::RootMismatch)
+        };
     }
     if old == 0 {
         // Every tree extends the empty tree.
-        return if proof.is_empty() { Ok(()) } else { Err(ProofError::WrongLength) };
+        return if proof.is_empty() {
+            Ok(())
+        } else {
+            Err(ProofError::WrongLength)
+        };
     }
     if proof.is_empty() {
         return Err(ProofError::WrongLength);
@@ -262,7 +273,10 @@ impl Frontier {
         if ids.len() != hashes.len() {
             return None;
         }
-        Some(Self { size, stack: ids.into_iter().zip(hashes).collect() })
+        Some(Self {
+            size,
+            stack: ids.into_iter().zip(hashes).collect(),
+        })
     }
 
     /// Number of leaves.
@@ -279,7 +293,10 @@ impl Frontier {
     /// Append one leaf hash; `completed` receives every perfect subtree it finishes, the leaf
     /// itself first.
     pub fn push(&mut self, leaf: Hash, completed: &mut Vec<(NodeId, Hash)>) {
-        let id = NodeId { level: 0, index: self.size };
+        let id = NodeId {
+            level: 0,
+            index: self.size,
+        };
         self.size += 1;
         completed.push((id, leaf));
         self.stack.push((id, leaf));
@@ -290,7 +307,13 @@ impl Frontier {
                 break;
             }
             self.stack.truncate(self.stack.len() - 2);
-            let parent = (NodeId { level: left_id.level + 1, index: left_id.index / 2 }, node_hash(&left, &right));
+            let parent = (
+                NodeId {
+                    level: left_id.level + 1,
+                    index: left_id.index / 2,
+                },
+                node_hash(&left, &right),
+            );
             completed.push(parent);
             self.stack.push(parent);
         }
@@ -312,7 +335,10 @@ impl MemoryTree {
             if below.len() < 2 {
                 break;
             }
-            let above: Vec<Hash> = below.chunks_exact(2).map(|pair| node_hash(&pair[0], &pair[1])).collect();
+            let above: Vec<Hash> = below
+                .chunks_exact(2)
+                .map(|pair| node_hash(&pair[0], &pair[1]))
+                .collect();
             levels.push(above);
         }
         Self { levels }
@@ -325,12 +351,18 @@ impl MemoryTree {
 
     /// The hash of a perfect subtree, if the tree has it.
     pub fn node(&self, id: NodeId) -> Option<Hash> {
-        self.levels.get(id.level as usize)?.get(usize::try_from(id.index).ok()?).copied()
+        self.levels
+            .get(id.level as usize)?
+            .get(usize::try_from(id.index).ok()?)
+            .copied()
     }
 
     /// `MTH(D[start:end])`.
     pub fn range_hash(&self, start: u64, end: u64) -> Option<Hash> {
-        let hashes: Option<Vec<Hash>> = decompose(start, end).into_iter().map(|id| self.node(id)).collect();
+        let hashes: Option<Vec<Hash>> = decompose(start, end)
+            .into_iter()
+            .map(|id| self.node(id))
+            .collect();
         hashes.map(|hashes| fold(&hashes))
     }
 
@@ -345,21 +377,32 @@ impl MemoryTree {
     /// Every perfect subtree with its hash, leaves first.
     pub fn nodes(&self) -> impl Iterator<Item = (NodeId, Hash)> + '_ {
         self.levels.iter().enumerate().flat_map(|(level, hashes)| {
-            hashes
-                .iter()
-                .enumerate()
-                .map(move |(index, hash)| (NodeId { level: level as u8, index: index as u64 }, *hash))
+            hashes.iter().enumerate().map(move |(index, hash)| {
+                (
+                    NodeId {
+                        level: level as u8,
+                        index: index as u64,
+                    },
+                    *hash,
+                )
+            })
         })
     }
 
     /// Inclusion proof hashes for leaf `index` in the first `size` leaves.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
-        inclusion_ranges(index, size).into_iter().map(|(s, e)| self.range_hash(s, e)).collect()
+        inclusion_ranges(index, size)
+            .into_iter()
+            .map(|(s, e)| self.range_hash(s, e))
+            .collect()
     }
 
     /// Consistency proof hashes between the first `old` and the first `new` leaves.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Option<Vec<Hash>> {
-        consistency_ranges(old, new).into_iter().map(|(s, e)| self.range_hash(s, e)).collect()
+        consistency_ranges(old, new)
+            .into_iter()
+            .map(|(s, e)| self.range_hash(s, e))
+            .collect()
     }
 }
 
@@ -380,13 +423,18 @@ mod tests {
     }
 
     fn leaves(n: u64) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(format!("entry {i}").as_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
+            .collect()
     }
 
     #[test]
     fn empty_tree_root_is_sha256_of_nothing() {
         assert_eq!(
-            empty_root().iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            empty_root()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
     }
@@ -408,14 +456,20 @@ mod tests {
         sorted.sort();
         let mut expected = from_memory.clone();
         expected.sort();
-        assert_eq!(sorted, expected, "the frontier must emit every perfect subtree once");
+        assert_eq!(
+            sorted, expected,
+            "the frontier must emit every perfect subtree once"
+        );
     }
 
     #[test]
     fn frontier_rebuilds_from_stored_parts() {
         let all = leaves(13);
         let tree = MemoryTree::from_leaves(all.clone());
-        let hashes = decompose(0, 13).into_iter().map(|id| tree.node(id).unwrap()).collect();
+        let hashes = decompose(0, 13)
+            .into_iter()
+            .map(|id| tree.node(id).unwrap())
+            .collect();
         let mut frontier = Frontier::from_parts(13, hashes).unwrap();
         assert_eq!(frontier.root(), reference_root(&all));
         frontier.push(leaf_hash(b"next"), &mut Vec::new());
@@ -463,7 +517,10 @@ mod tests {
                 if old > 2 && old < new {
                     let forged_proof = forged_tree.consistency_proof(old, new).unwrap();
                     let forged_new = forged_tree.root_at(new).unwrap();
-                    assert!(verify_consistency(old, new, &old_root, &forged_new, &forged_proof).is_err());
+                    assert!(
+                        verify_consistency(old, new, &old_root, &forged_new, &forged_proof)
+                            .is_err()
+                    );
                 }
             }
         }
@@ -473,6 +530,9 @@ mod tests {
     fn proof_lengths_are_logarithmic() {
         assert_eq!(inclusion_ranges(0, 1_000_000).len(), 20);
         assert!(consistency_ranges(999_999, 1_000_000).len() <= 2 * 20);
-        assert_eq!(decompose(0, 1_000_000).len(), 1_000_000_u64.count_ones() as usize);
+        assert_eq!(
+            decompose(0, 1_000_000).len(),
+            1_000_000_u64.count_ones() as usize
+        );
     }
 }

@@ -28,7 +28,9 @@ pub enum NoteError {
     Malformed(&'static str),
     #[error("the note carries no signature by key `{0}`")]
     NoSignature(String),
-    #[error("the signature by key `{0}` does not verify: the note was altered or signed by another key")]
+    #[error(
+        "the signature by key `{0}` does not verify: the note was altered or signed by another key"
+    )]
     BadSignature(String),
     #[error("malformed checkpoint: {0}")]
     BadCheckpoint(&'static str),
@@ -59,7 +61,9 @@ pub struct NoteSigner {
 
 impl std::fmt::Debug for NoteSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NoteSigner").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("NoteSigner")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -70,24 +74,41 @@ impl NoteSigner {
             return Err(NoteError::BadName(name.to_owned()));
         }
         let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed).map_err(|_| NoteError::BadKey("the OS random source failed"))?;
-        Ok(Self { name: name.to_owned(), key: SigningKey::from_bytes(&seed) })
+        getrandom::getrandom(&mut seed)
+            .map_err(|_| NoteError::BadKey("the OS random source failed"))?;
+        Ok(Self {
+            name: name.to_owned(),
+            key: SigningKey::from_bytes(&seed),
+        })
     }
 
     /// Parse `PRIVATE+KEY+name+hexid+base64(0x01 || seed)`.
     pub fn from_private_key(text: &str) -> Result<Self, NoteError> {
-        let rest = text.trim().strip_prefix(PRIVATE_PREFIX).ok_or(NoteError::BadKey("missing PRIVATE+KEY+ prefix"))?;
+        let rest = text
+            .trim()
+            .strip_prefix(PRIVATE_PREFIX)
+            .ok_or(NoteError::BadKey("missing PRIVATE+KEY+ prefix"))?;
         let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id), Some(material), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(name), Some(id), Some(material), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(NoteError::BadKey("expected PRIVATE+KEY+name+id+key"));
         };
-        let bytes = BASE64.decode(material).map_err(|_| NoteError::BadKey("key material is not base64"))?;
+        let bytes = BASE64
+            .decode(material)
+            .map_err(|_| NoteError::BadKey("key material is not base64"))?;
         let Some((&ED25519_TYPE, seed)) = bytes.split_first() else {
-            return Err(NoteError::BadKey("only Ed25519 keys (type 0x01) are supported"));
+            return Err(NoteError::BadKey(
+                "only Ed25519 keys (type 0x01) are supported",
+            ));
         };
-        let seed: [u8; 32] = seed.try_into().map_err(|_| NoteError::BadKey("Ed25519 seed must be 32 bytes"))?;
-        let signer = Self { name: name.to_owned(), key: SigningKey::from_bytes(&seed) };
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| NoteError::BadKey("Ed25519 seed must be 32 bytes"))?;
+        let signer = Self {
+            name: name.to_owned(),
+            key: SigningKey::from_bytes(&seed),
+        };
         if !valid_name(name) {
             return Err(NoteError::BadName(name.to_owned()));
         }
@@ -111,7 +132,10 @@ impl NoteSigner {
 
     /// The matching verifier.
     pub fn verifier(&self) -> NoteVerifier {
-        NoteVerifier { name: self.name.clone(), key: self.key.verifying_key() }
+        NoteVerifier {
+            name: self.name.clone(),
+            key: self.key.verifying_key(),
+        }
     }
 
     /// The key name.
@@ -122,12 +146,18 @@ impl NoteSigner {
     /// Sign `body` (which must end in a newline and hold no blank line) into a signed note.
     pub fn sign(&self, body: &str) -> Result<String, NoteError> {
         if !body.ends_with('\n') || body.contains("\n\n") || body.is_empty() {
-            return Err(NoteError::Malformed("note text must be non-empty, end in a newline and hold no blank line"));
+            return Err(NoteError::Malformed(
+                "note text must be non-empty, end in a newline and hold no blank line",
+            ));
         }
         let signature: Signature = self.key.sign(body.as_bytes());
         let mut blob = key_id(&self.name, &self.key.verifying_key()).to_vec();
         blob.extend_from_slice(&signature.to_bytes());
-        Ok(format!("{body}\n{SIGNATURE_PREFIX}{} {}\n", self.name, BASE64.encode(blob)))
+        Ok(format!(
+            "{body}\n{SIGNATURE_PREFIX}{} {}\n",
+            self.name,
+            BASE64.encode(blob)
+        ))
     }
 }
 
@@ -142,23 +172,36 @@ impl NoteVerifier {
     /// Parse `name+hexid+base64(0x01 || public key)`.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
         let mut parts = text.trim().splitn(3, '+');
-        let (Some(name), Some(id), Some(material), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(name), Some(id), Some(material), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(NoteError::BadKey("expected a verifier key of the form name+id+key"));
+            return Err(NoteError::BadKey(
+                "expected a verifier key of the form name+id+key",
+            ));
         };
         if !valid_name(name) {
             return Err(NoteError::BadName(name.to_owned()));
         }
-        let bytes = BASE64.decode(material).map_err(|_| NoteError::BadKey("key material is not base64"))?;
+        let bytes = BASE64
+            .decode(material)
+            .map_err(|_| NoteError::BadKey("key material is not base64"))?;
         let Some((&ED25519_TYPE, public)) = bytes.split_first() else {
-            return Err(NoteError::BadKey("only Ed25519 keys (type 0x01) are supported"));
+            return Err(NoteError::BadKey(
+                "only Ed25519 keys (type 0x01) are supported",
+            ));
         };
-        let public: [u8; 32] = public.try_into().map_err(|_| NoteError::BadKey("Ed25519 public key must be 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(&public).map_err(|_| NoteError::BadKey("not a valid Ed25519 point"))?;
+        let public: [u8; 32] = public
+            .try_into()
+            .map_err(|_| NoteError::BadKey("Ed25519 public key must be 32 bytes"))?;
+        let key = VerifyingKey::from_bytes(&public)
+            .map_err(|_| NoteError::BadKey("not a valid Ed25519 point"))?;
         if hex(&key_id(name, &key)) != id {
             return Err(NoteError::BadKey("key id does not match the key"));
         }
-        Ok(Self { name: name.to_owned(), key })
+        Ok(Self {
+            name: name.to_owned(),
+            key,
+        })
     }
 
     /// The key name.
@@ -168,23 +211,36 @@ impl NoteVerifier {
 
     /// Open a signed note: check this key's signature and return the signed text.
     pub fn open<'a>(&self, note: &'a str) -> Result<&'a str, NoteError> {
-        let split = note.rfind("\n\n").ok_or(NoteError::Malformed("no blank line before the signatures"))?;
+        let split = note
+            .rfind("\n\n")
+            .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
         let (body, signatures) = (&note[..split + 1], &note[split + 2..]);
         if !signatures.ends_with('\n') {
-            return Err(NoteError::Malformed("signature block must end in a newline"));
+            return Err(NoteError::Malformed(
+                "signature block must end in a newline",
+            ));
         }
         let id = key_id(&self.name, &self.key);
         for line in signatures.lines() {
-            let rest = line.strip_prefix(SIGNATURE_PREFIX).ok_or(NoteError::Malformed("signature line must start with an em dash"))?;
-            let (name, blob) = rest.split_once(' ').ok_or(NoteError::Malformed("signature line needs a name and a signature"))?;
+            let rest = line
+                .strip_prefix(SIGNATURE_PREFIX)
+                .ok_or(NoteError::Malformed(
+                    "signature line must start with an em dash",
+                ))?;
+            let (name, blob) = rest.split_once(' ').ok_or(NoteError::Malformed(
+                "signature line needs a name and a signature",
+            ))?;
             if name != self.name {
                 continue;
             }
-            let blob = BASE64.decode(blob).map_err(|_| NoteError::Malformed("signature is not base64"))?;
+            let blob = BASE64
+                .decode(blob)
+                .map_err(|_| NoteError::Malformed("signature is not base64"))?;
             if blob.len() != 4 + 64 || blob[..4] != id {
                 continue;
             }
-            let signature = Signature::from_slice(&blob[4..]).map_err(|_| NoteError::Malformed("bad signature bytes"))?;
+            let signature = Signature::from_slice(&blob[4..])
+                .map_err(|_| NoteError::Malformed("bad signature bytes"))?;
             return self
                 .key
                 .verify_strict(body.as_bytes(), &signature)
@@ -199,7 +255,13 @@ impl std::fmt::Display for NoteVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut material = vec![ED25519_TYPE];
         material.extend_from_slice(self.key.as_bytes());
-        write!(f, "{}+{}+{}", self.name, hex(&key_id(&self.name, &self.key)), BASE64.encode(material))
+        write!(
+            f,
+            "{}+{}+{}",
+            self.name,
+            hex(&key_id(&self.name, &self.key)),
+            BASE64.encode(material)
+        )
     }
 }
 
@@ -217,29 +279,59 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The note body: `origin\nsize\nbase64(root)\n`.
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, BASE64.encode(self.root))
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            BASE64.encode(self.root)
+        )
     }
 
     /// Parse a checkpoint body (extension lines after the root are allowed and ignored).
     pub fn parse_body(body: &str) -> Result<Self, NoteError> {
         let mut lines = body.split('\n');
-        let origin = lines.next().filter(|o| !o.is_empty()).ok_or(NoteError::BadCheckpoint("missing origin line"))?;
-        let size_line = lines.next().ok_or(NoteError::BadCheckpoint("missing tree size line"))?;
+        let origin = lines
+            .next()
+            .filter(|o| !o.is_empty())
+            .ok_or(NoteError::BadCheckpoint("missing origin line"))?;
+        let size_line = lines
+            .next()
+            .ok_or(NoteError::BadCheckpoint("missing tree size line"))?;
         if size_line.is_empty() || (size_line.len() > 1 && size_line.starts_with('0')) {
-            return Err(NoteError::BadCheckpoint("tree size must be a decimal number without leading zeros"));
+            return Err(NoteError::BadCheckpoint(
+                "tree size must be a decimal number without leading zeros",
+            ));
         }
-        let size = size_line.parse().map_err(|_| NoteError::BadCheckpoint("tree size is not a number"))?;
-        let root_line = lines.next().ok_or(NoteError::BadCheckpoint("missing root hash line"))?;
-        let root = BASE64.decode(root_line).map_err(|_| NoteError::BadCheckpoint("root hash is not base64"))?;
-        let root: Hash = root.try_into().map_err(|_| NoteError::BadCheckpoint("root hash must be 32 bytes"))?;
-        Ok(Self { origin: origin.to_owned(), size, root })
+        let size = size_line
+            .parse()
+            .map_err(|_| NoteError::BadCheckpoint("tree size is not a number"))?;
+        let root_line = lines
+            .next()
+            .ok_or(NoteError::BadCheckpoint("missing root hash line"))?;
+        let root = BASE64
+            .decode(root_line)
+            .map_err(|_| NoteError::BadCheckpoint("root hash is not base64"))?;
+        let root: Hash = root
+            .try_into()
+            .map_err(|_| NoteError::BadCheckpoint("root hash must be 32 bytes"))?;
+        Ok(Self {
+            origin: origin.to_owned(),
+            size,
+            root,
+        })
     }
 
     /// Verify a signed checkpoint note with `verifier`, and check it names `origin` when given.
-    pub fn open(note: &str, verifier: &NoteVerifier, origin: Option<&str>) -> Result<Self, NoteError> {
+    pub fn open(
+        note: &str,
+        verifier: &NoteVerifier,
+        origin: Option<&str>,
+    ) -> Result<Self, NoteError> {
         let checkpoint = Self::parse_body(verifier.open(note)?)?;
         if origin.is_some_and(|expected| expected != checkpoint.origin) {
-            return Err(NoteError::BadCheckpoint("the checkpoint names another log's origin"));
+            return Err(NoteError::BadCheckpoint(
+                "the checkpoint names another log's origin",
+            ));
         }
         Ok(checkpoint)
     }
@@ -274,27 +366,50 @@ mod tests {
     #[test]
     fn signed_checkpoint_opens_and_detects_tampering() {
         let signer = NoteSigner::generate("warden.example/log").unwrap();
-        let checkpoint = Checkpoint { origin: "warden.example/log".into(), size: 42, root: [7; 32] };
+        let checkpoint = Checkpoint {
+            origin: "warden.example/log".into(),
+            size: 42,
+            root: [7; 32],
+        };
         let note = signer.sign(&checkpoint.body()).unwrap();
-        assert_eq!(Checkpoint::open(&note, &signer.verifier(), Some("warden.example/log")).unwrap(), checkpoint);
+        assert_eq!(
+            Checkpoint::open(&note, &signer.verifier(), Some("warden.example/log")).unwrap(),
+            checkpoint
+        );
         let tampered = note.replacen("42", "43", 1);
         assert_eq!(
             Checkpoint::open(&tampered, &signer.verifier(), None),
             Err(NoteError::BadSignature("warden.example/log".into()))
         );
         let stranger = NoteSigner::generate("warden.example/log").unwrap();
-        assert!(matches!(Checkpoint::open(&note, &stranger.verifier(), None), Err(NoteError::NoSignature(_))));
+        assert!(matches!(
+            Checkpoint::open(&note, &stranger.verifier(), None),
+            Err(NoteError::NoSignature(_))
+        ));
         assert!(Checkpoint::open(&note, &signer.verifier(), Some("other")).is_err());
     }
 
     #[test]
     fn malformed_inputs_are_errors_not_panics() {
-        for bad in ["", "x", "PRIVATE+KEY+a+b", "a+b+c", "a+00000000+AQ==", "a b+00+AQ=="] {
+        for bad in [
+            "",
+            "x",
+            "PRIVATE+KEY+a+b",
+            "a+b+c",
+            "a+00000000+AQ==",
+            "a b+00+AQ==",
+        ] {
             assert!(NoteVerifier::parse(bad).is_err(), "{bad}");
             assert!(NoteSigner::from_private_key(bad).is_err(), "{bad}");
         }
         let verifier = NoteSigner::generate("k").unwrap().verifier();
-        for bad in ["", "a\n", "a\n\n", "a\n\nno dash\n", "a\n\n\u{2014} k !!!\n"] {
+        for bad in [
+            "",
+            "a\n",
+            "a\n\n",
+            "a\n\nno dash\n",
+            "a\n\n\u{2014} k !!!\n",
+        ] {
             assert!(verifier.open(bad).is_err(), "{bad:?}");
         }
         for bad in ["", "o\n", "o\nx\n", "o\n01\nAA==\n", "o\n1\nAA==\n"] {

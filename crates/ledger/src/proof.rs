@@ -91,16 +91,24 @@ fn decode_hashes(encoded: &[String]) -> Result<Vec<Hash>, BundleError> {
 
 impl ProofBundle {
     /// Check the bundle against the log's verifier key. `origin`, when given, must match.
-    pub fn verify(&self, verifier: &NoteVerifier, origin: Option<&str>) -> Result<Verified, BundleError> {
+    pub fn verify(
+        &self,
+        verifier: &NoteVerifier,
+        origin: Option<&str>,
+    ) -> Result<Verified, BundleError> {
         match self {
             ProofBundle::Inclusion(bundle) => {
                 let checkpoint = Checkpoint::open(&bundle.checkpoint, verifier, origin)?;
-                if let Ok(value) = serde_json::from_str::<serde_json::Value>(&bundle.entry) {
-                    if let Some(claimed) = value.get("index").and_then(serde_json::Value::as_u64) {
-                        if claimed != bundle.index {
-                            return Err(BundleError::IndexMismatch { claimed, index: bundle.index });
-                        }
-                    }
+                let claimed = serde_json::from_str::<serde_json::Value>(&bundle.entry)
+                    .ok()
+                    .and_then(|value| value.get("index").and_then(serde_json::Value::as_u64));
+                if let Some(claimed) = claimed
+                    && claimed != bundle.index
+                {
+                    return Err(BundleError::IndexMismatch {
+                        claimed,
+                        index: bundle.index,
+                    });
                 }
                 let path = decode_hashes(&bundle.path)?;
                 merkle::verify_inclusion(

@@ -46,7 +46,8 @@ pub enum TestDatabaseError {
 
 /// True when the caller asked to skip PostgreSQL tests.
 pub fn skip_postgres() -> bool {
-    std::env::var("TEST_DATABASE_URL").is_err() && std::env::var_os("WARDEN_TEST_SKIP_POSTGRES").is_some_and(|v| v == "1")
+    std::env::var("TEST_DATABASE_URL").is_err()
+        && std::env::var_os("WARDEN_TEST_SKIP_POSTGRES").is_some_and(|v| v == "1")
 }
 
 /// A new, empty database of `backend`.
@@ -55,14 +56,18 @@ pub async fn fresh_database(backend: Backend) -> Result<TestDatabase, TestDataba
         Backend::Sqlite => {
             let dir = tempfile::tempdir().map_err(|e| TestDatabaseError::Setup(e.to_string()))?;
             let path: PathBuf = dir.path().join("warden.db");
-            Ok(TestDatabase { url: format!("sqlite://{}", path.display()), _dir: Some(dir) })
+            Ok(TestDatabase {
+                url: format!("sqlite://{}", path.display()),
+                _dir: Some(dir),
+            })
         }
         Backend::Postgres => {
-            let admin_url = std::env::var("TEST_DATABASE_URL").map_err(|_| TestDatabaseError::NoPostgres)?;
+            let admin_url =
+                std::env::var("TEST_DATABASE_URL").map_err(|_| TestDatabaseError::NoPostgres)?;
             let name = format!("warden_test_{}", uuid::Uuid::now_v7().simple());
-            let mut admin = sqlx::PgConnection::connect(&admin_url)
-                .await
-                .map_err(|e| TestDatabaseError::Setup(format!("cannot reach TEST_DATABASE_URL: {e}")))?;
+            let mut admin = sqlx::PgConnection::connect(&admin_url).await.map_err(|e| {
+                TestDatabaseError::Setup(format!("cannot reach TEST_DATABASE_URL: {e}"))
+            })?;
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&mut admin)
                 .await
@@ -72,7 +77,30 @@ pub async fn fresh_database(backend: Backend) -> Result<TestDatabase, TestDataba
                 None => (admin_url.as_str(), String::new()),
             };
             let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
-            Ok(TestDatabase { url: format!("{server}/{name}{query}"), _dir: None })
+            Ok(TestDatabase {
+                url: format!("{server}/{name}{query}"),
+                _dir: None,
+            })
         }
     }
+}
+
+/// Define `mod $name { fn sqlite(); fn postgres(); }`: one Tokio test per database, each calling
+/// `$run(backend, $test)`. `$run` makes the fixture (a database, a server…) and skips the
+/// PostgreSQL tier only when [`skip_postgres`] says so.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($run:path, $name:ident, $test:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $run($crate::testing::Backend::Sqlite, $test).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $run($crate::testing::Backend::Postgres, $test).await
+            }
+        }
+    };
 }

@@ -43,7 +43,13 @@ pub const READERS: &[Role] = &[
     Role::ExternalEvaluator,
 ];
 /// Roles that record governance events. Auditors, researchers and outsiders only read.
-pub const RECORDERS: &[Role] = &[Role::Admin, Role::SafetyOfficer, Role::Evaluator, Role::Reviewer, Role::Security];
+pub const RECORDERS: &[Role] = &[
+    Role::Admin,
+    Role::SafetyOfficer,
+    Role::Evaluator,
+    Role::Reviewer,
+    Role::Security,
+];
 /// Roles that may run a full audit or read operational metrics.
 pub const OVERSEERS: &[Role] = &[Role::Admin, Role::Security, Role::Auditor];
 /// Key management.
@@ -84,7 +90,9 @@ pub async fn require(
         .ok()
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)
-        .ok_or_else(|| ApiError::unauthenticated("the Authorization header must be `Bearer <key>`"))?;
+        .ok_or_else(|| {
+            ApiError::unauthenticated("the Authorization header must be `Bearer <key>`")
+        })?;
     let key = access::authenticate(state.ledger.store().as_ref(), secret)
         .await?
         .ok_or_else(|| ApiError::unauthenticated("the API key is unknown or revoked"))?;
@@ -97,9 +105,17 @@ pub async fn require(
             "this route needs one of the roles [{}]; the key `{}` has [{}]",
             allowed.join(", "),
             key.name,
-            key.roles.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(", ")
+            key.roles
+                .iter()
+                .map(|role| role.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
-    request.extensions_mut().insert(Caller { key_id: key.id, name: key.name, roles: key.roles });
+    request.extensions_mut().insert(Caller {
+        key_id: key.id,
+        name: key.name,
+        roles: key.roles,
+    });
     Ok(next.run(request).await)
 }

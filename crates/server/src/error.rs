@@ -20,7 +20,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -81,11 +85,19 @@ impl From<LedgerError> for ApiError {
     fn from(error: LedgerError) -> Self {
         match error {
             LedgerError::Store(store) => store.into(),
-            LedgerError::InvalidEntry(entry) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_entry", entry.to_string()),
-            LedgerError::OutOfRange(message) => Self::new(StatusCode::NOT_FOUND, "out_of_range", message),
-            other @ (LedgerError::Signing(_) | LedgerError::WriterStopped) => {
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string())
+            LedgerError::InvalidEntry(entry) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_entry",
+                entry.to_string(),
+            ),
+            LedgerError::OutOfRange(message) => {
+                Self::new(StatusCode::NOT_FOUND, "out_of_range", message)
             }
+            other @ (LedgerError::Signing(_) | LedgerError::WriterStopped) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                other.to_string(),
+            ),
         }
     }
 }
@@ -94,8 +106,16 @@ impl From<AccessError> for ApiError {
     fn from(error: AccessError) -> Self {
         match error {
             AccessError::Store(store) => store.into(),
-            AccessError::Random => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", error.to_string()),
-            other => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_key_request", other.to_string()),
+            AccessError::Random => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                error.to_string(),
+            ),
+            other => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_key_request",
+                other.to_string(),
+            ),
         }
     }
 }
@@ -104,9 +124,18 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let status = rejection.status();
         let (code, hint) = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "send a smaller body, or raise [server] max_body_bytes"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "send `Content-Type: application/json`"),
-            StatusCode::UNPROCESSABLE_ENTITY => ("invalid_body", "check the field names and types against /openapi.json"),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "body_too_large",
+                "send a smaller body, or raise [server] max_body_bytes",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported_media_type",
+                "send `Content-Type: application/json`",
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY => (
+                "invalid_body",
+                "check the field names and types against /openapi.json",
+            ),
             _ => ("malformed_json", "the body must be one valid JSON document"),
         };
         Self::new(status, code, format!("{}; {hint}", rejection.body_text()))
@@ -115,7 +144,10 @@ impl From<JsonRejection> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        Self::bad_request(format!("{}; see /openapi.json for this route's parameters", rejection.body_text()))
+        Self::bad_request(format!(
+            "{}; see /openapi.json for this route's parameters",
+            rejection.body_text()
+        ))
     }
 }
 

@@ -27,7 +27,9 @@ use axum::http::{HeaderName, Request};
 use axum::middleware;
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 use warden_ledger::Ledger;
 
@@ -53,28 +55,45 @@ struct UuidV7;
 
 impl MakeRequestId for UuidV7 {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        uuid::Uuid::now_v7().to_string().parse().ok().map(RequestId::new)
+        uuid::Uuid::now_v7()
+            .to_string()
+            .parse()
+            .ok()
+            .map(RequestId::new)
     }
 }
 
 /// The full router over `ledger`.
 pub fn app(ledger: Ledger, options: &ServerOptions) -> Router {
     let table = routes::table();
-    let state = AppState { ledger, metrics: metrics::Metrics::default(), openapi: Arc::new(openapi::document(&table)) };
+    let state = AppState {
+        ledger,
+        metrics: metrics::Metrics::default(),
+        openapi: Arc::new(openapi::document(&table)),
+    };
     let mut router: Router<AppState> = Router::new();
     for route in &table {
-        let guarded = (route.handler)()
-            .route_layer(middleware::from_fn_with_state((state.clone(), route.access), auth::require));
+        let guarded = (route.handler)().route_layer(middleware::from_fn_with_state(
+            (state.clone(), route.access),
+            auth::require,
+        ));
         router = router.route(route.path, guarded);
     }
     let request_id = HeaderName::from_static("x-request-id");
     router
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /openapi.json")
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method; see /openapi.json",
+            )
         })
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
-        .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, UuidV7))
@@ -88,5 +107,7 @@ pub async fn serve(
     options: &ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(ledger, options)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(ledger, options))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

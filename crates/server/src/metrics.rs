@@ -16,10 +16,13 @@ struct Series {
     seconds: f64,
 }
 
+/// Route template, method and status code.
+type SeriesKey = (String, String, u16);
+
 /// Request counters keyed by (route, method, status).
 #[derive(Clone, Default)]
 pub struct Metrics {
-    series: Arc<Mutex<BTreeMap<(String, String, u16), Series>>>,
+    series: Arc<Mutex<BTreeMap<SeriesKey, Series>>>,
 }
 
 impl Metrics {
@@ -35,25 +38,45 @@ impl Metrics {
     pub fn render(&self, ledger_entries: Option<u64>) -> String {
         let mut out = String::new();
         out.push_str("# HELP warden_build_info Warden version.\n# TYPE warden_build_info gauge\n");
-        let _ = writeln!(out, "warden_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
-        out.push_str("# HELP warden_http_requests_total HTTP requests by route, method and status.\n");
+        let _ = writeln!(
+            out,
+            "warden_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        out.push_str(
+            "# HELP warden_http_requests_total HTTP requests by route, method and status.\n",
+        );
         out.push_str("# TYPE warden_http_requests_total counter\n");
         let snapshot: Vec<(String, String, u16, u64, f64)> = self
             .series
             .lock()
             .map(|series| {
-                series.iter().map(|((r, m, s), v)| (r.clone(), m.clone(), *s, v.count, v.seconds)).collect()
+                series
+                    .iter()
+                    .map(|((r, m, s), v)| (r.clone(), m.clone(), *s, v.count, v.seconds))
+                    .collect()
             })
             .unwrap_or_default();
         for (route, method, status, count, _) in &snapshot {
-            let _ = writeln!(out, "warden_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "warden_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {count}"
+            );
         }
-        out.push_str("# HELP warden_http_request_duration_seconds Time spent answering requests.\n");
+        out.push_str(
+            "# HELP warden_http_request_duration_seconds Time spent answering requests.\n",
+        );
         out.push_str("# TYPE warden_http_request_duration_seconds summary\n");
         for (route, method, status, count, seconds) in &snapshot {
             let labels = format!("route=\"{route}\",method=\"{method}\",status=\"{status}\"");
-            let _ = writeln!(out, "warden_http_request_duration_seconds_sum{{{labels}}} {seconds}");
-            let _ = writeln!(out, "warden_http_request_duration_seconds_count{{{labels}}} {count}");
+            let _ = writeln!(
+                out,
+                "warden_http_request_duration_seconds_sum{{{labels}}} {seconds}"
+            );
+            let _ = writeln!(
+                out,
+                "warden_http_request_duration_seconds_count{{{labels}}} {count}"
+            );
         }
         if let Some(entries) = ledger_entries {
             out.push_str("# HELP warden_ledger_entries Entries in the transparency ledger.\n");

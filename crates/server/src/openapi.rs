@@ -50,7 +50,9 @@ pub fn document(routes: &[Route]) -> Value {
                 "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}},
             });
         }
-        let item = paths.entry(route.path.to_owned()).or_insert_with(|| json!({}));
+        let item = paths
+            .entry(route.path.to_owned())
+            .or_insert_with(|| json!({}));
         item[route.method.as_str().to_lowercase()] = operation;
     }
     json!({

@@ -1,5 +1,8 @@
 //! The HTTP API driven over a real loopback socket, on SQLite and on PostgreSQL.
 
+// Test code: a failed unwrap is a failed test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 use warden_core::Role;
@@ -37,24 +40,45 @@ impl Server {
         let signer = NoteSigner::generate(ORIGIN).unwrap();
         let verifier = signer.verifier();
         let ledger = Ledger::new(db.store().await.unwrap(), signer, ORIGIN.into());
-        let (minted, _) = access::create_key(ledger.store().as_ref(), "root", &[Role::Admin], "local:test").await.unwrap();
+        let (minted, _) = access::create_key(
+            ledger.store().as_ref(),
+            "root",
+            &[Role::Admin],
+            "local:test",
+        )
+        .await
+        .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = ledger.clone();
         tokio::spawn(async move {
-            let options = ServerOptions { max_body_bytes: MAX_BODY };
+            let options = ServerOptions {
+                max_body_bytes: MAX_BODY,
+            };
             warden_server::serve(listener, served, &options, async move {
                 let _ = stopped.await;
             })
             .await
             .unwrap();
         });
-        Self { base, ledger, verifier, admin: minted.secret, client: Client::new(), _db: db, shutdown: Some(stop) }
+        Self {
+            base,
+            ledger,
+            verifier,
+            admin: minted.secret,
+            client: Client::new(),
+            _db: db,
+            shutdown: Some(stop),
+        }
     }
 
     async fn key(&self, roles: &[Role]) -> String {
-        access::create_key(self.ledger.store().as_ref(), "k", roles, "local:test").await.unwrap().0.secret
+        access::create_key(self.ledger.store().as_ref(), "k", roles, "local:test")
+            .await
+            .unwrap()
+            .0
+            .secret
     }
 
     fn request(&self, method: Method, path: &str, key: Option<&str>) -> reqwest::RequestBuilder {
@@ -65,7 +89,13 @@ impl Server {
         }
     }
 
-    async fn send(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.request(method, path, key);
         if let Some(body) = body {
             request = request.json(&body);
@@ -73,7 +103,10 @@ impl Server {
         let response = request.send().await.unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 }
 
@@ -82,31 +115,36 @@ async fn run<F: AsyncFnOnce(Server)>(backend: Backend, test: F) {
         eprintln!("skipping the PostgreSQL tier: WARDEN_TEST_SKIP_POSTGRES=1");
         return;
     }
-    let db = fresh_database(backend).await.unwrap_or_else(|e| panic!("{e}"));
+    let db = fresh_database(backend)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     test(Server::start(db).await).await;
 }
 
+/// One test per database: `name::sqlite` and `name::postgres`.
 macro_rules! on_both {
     ($name:ident, $test:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite, $test).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres, $test).await
-            }
-        }
+        warden_ledger::on_both_databases!(run, $name, $test);
     };
 }
 
 /// A concrete path for a route template, with valid query parameters.
 fn concrete(route: &routes::Route) -> String {
-    let path = route.path.replace("{index}", "0").replace("{id}", "00000000-0000-0000-0000-000000000000");
-    let query: Vec<String> = route.query.iter().filter(|(_, required, _)| *required).map(|(name, _, _)| format!("{name}=0")).collect();
-    if query.is_empty() { path } else { format!("{path}?{}", query.join("&")) }
+    let path = route
+        .path
+        .replace("{index}", "0")
+        .replace("{id}", "00000000-0000-0000-0000-000000000000");
+    let query: Vec<String> = route
+        .query
+        .iter()
+        .filter(|(_, required, _)| *required)
+        .map(|(name, _, _)| format!("{name}=0"))
+        .collect();
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
 }
 
 fn body_for(route: &routes::Route) -> Option<Value> {
@@ -120,12 +158,35 @@ fn body_for(route: &routes::Route) -> Option<Value> {
 
 on_both!(every_route_enforces_its_roles, async |server| {
     let table = routes::table();
-    let public: Vec<&str> = table.iter().filter(|r| r.access == Access::Public).map(|r| r.path).collect();
-    assert_eq!(public, vec!["/healthz", "/openapi.json"], "only health and the API description are public");
-    server.ledger.append_batch(&[warden_ledger::entry::EntryDraft::now("test.seed", "local:test", "s", json!({}))]).await.unwrap();
+    let public: Vec<&str> = table
+        .iter()
+        .filter(|r| r.access == Access::Public)
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        public,
+        vec!["/healthz", "/openapi.json"],
+        "only health and the API description are public"
+    );
+    server
+        .ledger
+        .append_batch(&[warden_ledger::entry::EntryDraft::now(
+            "test.seed",
+            "local:test",
+            "s",
+            json!({}),
+        )])
+        .await
+        .unwrap();
     let revoked = server.key(&[Role::Admin]).await;
-    let revoked_id = access::authenticate(server.ledger.store().as_ref(), &revoked).await.unwrap().unwrap().id;
-    access::revoke_key(server.ledger.store().as_ref(), &revoked_id, "local:test").await.unwrap();
+    let revoked_id = access::authenticate(server.ledger.store().as_ref(), &revoked)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    access::revoke_key(server.ledger.store().as_ref(), &revoked_id, "local:test")
+        .await
+        .unwrap();
     let mut keys = Vec::new();
     for role in Role::ALL {
         keys.push((role, server.key(&[role]).await));
@@ -133,13 +194,28 @@ on_both!(every_route_enforces_its_roles, async |server| {
     for route in &table {
         let path = concrete(route);
         let method = Method::from_bytes(route.method.as_str().as_bytes()).unwrap();
-        let Access::Roles(allowed) = route.access else { continue };
-        for (label, key) in [("no key", None), ("bad key", Some("wdn_bogus")), ("revoked key", Some(revoked.as_str()))] {
-            let (status, body) = server.send(method.clone(), &path, key, body_for(route)).await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {path} with {label}: {body}", route.method);
+        let Access::Roles(allowed) = route.access else {
+            continue;
+        };
+        for (label, key) in [
+            ("no key", None),
+            ("bad key", Some("wdn_bogus")),
+            ("revoked key", Some(revoked.as_str())),
+        ] {
+            let (status, body) = server
+                .send(method.clone(), &path, key, body_for(route))
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{} {path} with {label}: {body}",
+                route.method
+            );
         }
         for (role, key) in &keys {
-            let (status, body) = server.send(method.clone(), &path, Some(key), body_for(route)).await;
+            let (status, body) = server
+                .send(method.clone(), &path, Some(key), body_for(route))
+                .await;
             if allowed.contains(role) {
                 assert!(
                     status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
@@ -147,127 +223,357 @@ on_both!(every_route_enforces_its_roles, async |server| {
                     route.method
                 );
             } else {
-                assert_eq!(status, StatusCode::FORBIDDEN, "{} {path} must refuse {role}: {body}", route.method);
-                assert!(body["error"]["message"].as_str().unwrap().contains("needs one of the roles"));
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{} {path} must refuse {role}: {body}",
+                    route.method
+                );
+                assert!(
+                    body["error"]["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("needs one of the roles")
+                );
             }
         }
     }
 });
 
-on_both!(appended_entries_prove_against_signed_checkpoints, async |server| {
-    let writer = server.key(&[Role::Evaluator]).await;
-    let reader = server.key(&[Role::Auditor]).await;
-    for n in 0..5 {
-        let (status, body) = server
+on_both!(
+    appended_entries_prove_against_signed_checkpoints,
+    async |server| {
+        let writer = server.key(&[Role::Evaluator]).await;
+        let reader = server.key(&[Role::Auditor]).await;
+        for n in 0..5 {
+            let (status, body) = server
             .send(Method::POST, "/v1/ledger/entries", Some(&writer), Some(json!({"kind": "eval.run_finished", "subject": format!("run-{n}"), "payload": {"asr": 0.1}})))
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        assert!(body["entry"]["actor"].as_str().unwrap().starts_with("key:"), "the actor is the key, not the client's claim");
-    }
-    let (status, body) = server
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            assert!(
+                body["entry"]["actor"].as_str().unwrap().starts_with("key:"),
+                "the actor is the key, not the client's claim"
+            );
+        }
+        let (status, body) = server
         .send(Method::POST, "/v1/ledger/batch", Some(&writer), Some(json!({"entries": [{"kind": "a.b", "subject": "x"}, {"kind": "a.c", "subject": "y"}]})))
         .await;
-    // Three key grants (admin, writer, reader) come first, then the five single appends.
-    assert_eq!((status, body["indexes"].clone()), (StatusCode::CREATED, json!([8, 9])), "{body}");
-    let (_, page) = server.send(Method::GET, "/v1/ledger/entries?start=3&limit=2", Some(&reader), None).await;
-    assert_eq!(page["size"], 10);
-    assert_eq!(page["entries"].as_array().unwrap().len(), 2);
-    assert_eq!(page["entries"][0]["subject"], "run-0");
-    let (status, proof) = server.send(Method::GET, "/v1/ledger/proofs/inclusion?index=3", Some(&reader), None).await;
-    assert_eq!(status, StatusCode::OK, "{proof}");
-    let bundle: ProofBundle = serde_json::from_value(proof).unwrap();
-    let key_text = server.request(Method::GET, "/v1/ledger/key", Some(&reader)).send().await.unwrap().text().await.unwrap();
-    let verifier = warden_ledger::note::NoteVerifier::parse(&key_text).unwrap();
-    assert_eq!(verifier, server.verifier);
-    assert_eq!(bundle.verify(&verifier, Some(ORIGIN)).unwrap().tree_size, 10);
-    let (_, consistency) = server.send(Method::GET, "/v1/ledger/proofs/consistency?old=2", Some(&reader), None).await;
-    let bundle: ProofBundle = serde_json::from_value(consistency).unwrap();
-    assert_eq!(bundle.verify(&verifier, Some(ORIGIN)).unwrap().old_tree_size, Some(2));
-    let note = server.request(Method::GET, "/v1/ledger/checkpoint", Some(&reader)).send().await.unwrap().text().await.unwrap();
-    assert!(note.starts_with(&format!("{ORIGIN}\n10\n")), "{note}");
-    let (_, audit) = server.send(Method::GET, "/v1/ledger/audit", Some(&reader), None).await;
-    assert_eq!((audit["ok"].clone(), audit["size"].clone()), (json!(true), json!(10)), "{audit}");
-});
-
-on_both!(bad_requests_get_precise_errors_and_store_nothing, async |server| {
-    let key = server.admin.clone();
-    let size_before = server.ledger.size().await.unwrap();
-    let raw = |body: &'static str, content_type: &'static str| {
-        server.request(Method::POST, "/v1/ledger/entries", Some(&key)).header("content-type", content_type).body(body)
-    };
-    let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
-        (raw("{\"kind\": ", "application/json"), StatusCode::BAD_REQUEST, "malformed_json"),
-        (raw("{\"kind\":\"a.b\",\"subject\":\"s\",\"colour\":1}", "application/json"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-        (raw("{\"kind\":\"a.b\"}", "application/json"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-        (raw("{\"kind\":\"Bad Kind\",\"subject\":\"s\"}", "application/json"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_entry"),
-        (raw("{\"kind\":\"a.b\",\"subject\":\"s\",\"payload\":18014398509481985}", "application/json"), StatusCode::UNPROCESSABLE_ENTITY, "invalid_entry"),
-        (raw("kind=a", "text/plain"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-    ];
-    for (request, status, code) in cases {
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), status);
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error"]["code"], code, "{body}");
-        assert!(body["error"]["message"].as_str().unwrap().len() > 10);
+        // Three key grants (admin, writer, reader) come first, then the five single appends.
+        assert_eq!(
+            (status, body["indexes"].clone()),
+            (StatusCode::CREATED, json!([8, 9])),
+            "{body}"
+        );
+        let (_, page) = server
+            .send(
+                Method::GET,
+                "/v1/ledger/entries?start=3&limit=2",
+                Some(&reader),
+                None,
+            )
+            .await;
+        assert_eq!(page["size"], 10);
+        assert_eq!(page["entries"].as_array().unwrap().len(), 2);
+        assert_eq!(page["entries"][0]["subject"], "run-0");
+        let (status, proof) = server
+            .send(
+                Method::GET,
+                "/v1/ledger/proofs/inclusion?index=3",
+                Some(&reader),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{proof}");
+        let bundle: ProofBundle = serde_json::from_value(proof).unwrap();
+        let key_text = server
+            .request(Method::GET, "/v1/ledger/key", Some(&reader))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let verifier = warden_ledger::note::NoteVerifier::parse(&key_text).unwrap();
+        assert_eq!(verifier, server.verifier);
+        assert_eq!(
+            bundle.verify(&verifier, Some(ORIGIN)).unwrap().tree_size,
+            10
+        );
+        let (_, consistency) = server
+            .send(
+                Method::GET,
+                "/v1/ledger/proofs/consistency?old=2",
+                Some(&reader),
+                None,
+            )
+            .await;
+        let bundle: ProofBundle = serde_json::from_value(consistency).unwrap();
+        assert_eq!(
+            bundle
+                .verify(&verifier, Some(ORIGIN))
+                .unwrap()
+                .old_tree_size,
+            Some(2)
+        );
+        let note = server
+            .request(Method::GET, "/v1/ledger/checkpoint", Some(&reader))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(note.starts_with(&format!("{ORIGIN}\n10\n")), "{note}");
+        let (_, audit) = server
+            .send(Method::GET, "/v1/ledger/audit", Some(&reader), None)
+            .await;
+        assert_eq!(
+            (audit["ok"].clone(), audit["size"].clone()),
+            (json!(true), json!(10)),
+            "{audit}"
+        );
     }
-    let huge = json!({"kind": "a.b", "subject": "s", "payload": "x".repeat(MAX_BODY)});
-    let (status, body) = server.send(Method::POST, "/v1/ledger/entries", Some(&key), Some(huge)).await;
-    assert_eq!((status, body["error"]["code"].clone()), (StatusCode::PAYLOAD_TOO_LARGE, json!("body_too_large")));
-    let (status, body) = server.send(Method::POST, "/v1/ledger/batch", Some(&key), Some(json!({"entries": []}))).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    let (status, _) = server.send(Method::GET, "/v1/ledger/entries/99", Some(&key), None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = server.send(Method::GET, "/v1/ledger/entries/minus-one", Some(&key), None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = server.send(Method::GET, "/v1/ledger/proofs/inclusion?index=x", Some(&key), None).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = server.send(Method::GET, "/v1/ledger/proofs/inclusion?index=50", Some(&key), None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    let (status, body) = server.send(Method::GET, "/nowhere", None, None).await;
-    assert_eq!((status, body["error"]["code"].clone()), (StatusCode::NOT_FOUND, json!("not_found")));
-    let (status, _) = server.send(Method::PUT, "/v1/ledger/entries", Some(&key), None).await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    let (status, body) = server.send(Method::POST, "/v1/keys", Some(&key), Some(json!({"name": "x", "roles": ["root"]}))).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("unknown variant"), "{body}");
-    assert_eq!(server.ledger.size().await.unwrap(), size_before, "no bad request may write");
-});
+);
+
+on_both!(
+    bad_requests_get_precise_errors_and_store_nothing,
+    async |server| {
+        let key = server.admin.clone();
+        let size_before = server.ledger.size().await.unwrap();
+        let raw = |body: &'static str, content_type: &'static str| {
+            server
+                .request(Method::POST, "/v1/ledger/entries", Some(&key))
+                .header("content-type", content_type)
+                .body(body)
+        };
+        let cases: Vec<(reqwest::RequestBuilder, StatusCode, &str)> = vec![
+            (
+                raw("{\"kind\": ", "application/json"),
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+            ),
+            (
+                raw(
+                    "{\"kind\":\"a.b\",\"subject\":\"s\",\"colour\":1}",
+                    "application/json",
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+            ),
+            (
+                raw("{\"kind\":\"a.b\"}", "application/json"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+            ),
+            (
+                raw(
+                    "{\"kind\":\"Bad Kind\",\"subject\":\"s\"}",
+                    "application/json",
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_entry",
+            ),
+            (
+                raw(
+                    "{\"kind\":\"a.b\",\"subject\":\"s\",\"payload\":18014398509481985}",
+                    "application/json",
+                ),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_entry",
+            ),
+            (
+                raw("kind=a", "text/plain"),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+            ),
+        ];
+        for (request, status, code) in cases {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), status);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], code, "{body}");
+            assert!(body["error"]["message"].as_str().unwrap().len() > 10);
+        }
+        let huge = json!({"kind": "a.b", "subject": "s", "payload": "x".repeat(MAX_BODY)});
+        let (status, body) = server
+            .send(Method::POST, "/v1/ledger/entries", Some(&key), Some(huge))
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (StatusCode::PAYLOAD_TOO_LARGE, json!("body_too_large"))
+        );
+        let (status, body) = server
+            .send(
+                Method::POST,
+                "/v1/ledger/batch",
+                Some(&key),
+                Some(json!({"entries": []})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (status, _) = server
+            .send(Method::GET, "/v1/ledger/entries/99", Some(&key), None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = server
+            .send(
+                Method::GET,
+                "/v1/ledger/entries/minus-one",
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, body) = server
+            .send(
+                Method::GET,
+                "/v1/ledger/proofs/inclusion?index=x",
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, body) = server
+            .send(
+                Method::GET,
+                "/v1/ledger/proofs/inclusion?index=50",
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        let (status, body) = server.send(Method::GET, "/nowhere", None, None).await;
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (StatusCode::NOT_FOUND, json!("not_found"))
+        );
+        let (status, _) = server
+            .send(Method::PUT, "/v1/ledger/entries", Some(&key), None)
+            .await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        let (status, body) = server
+            .send(
+                Method::POST,
+                "/v1/keys",
+                Some(&key),
+                Some(json!({"name": "x", "roles": ["root"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("unknown variant"),
+            "{body}"
+        );
+        assert_eq!(
+            server.ledger.size().await.unwrap(),
+            size_before,
+            "no bad request may write"
+        );
+    }
+);
 
 on_both!(keys_can_be_managed_over_the_api, async |server| {
-    let (status, created) = server.send(Method::POST, "/v1/keys", Some(&server.admin), Some(json!({"name": "ci", "roles": ["evaluator"]}))).await;
+    let (status, created) = server
+        .send(
+            Method::POST,
+            "/v1/keys",
+            Some(&server.admin),
+            Some(json!({"name": "ci", "roles": ["evaluator"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["secret"].as_str().unwrap().to_owned();
-    let (status, me) = server.send(Method::GET, "/v1/whoami", Some(&secret), None).await;
-    assert_eq!((status, me["roles"].clone()), (StatusCode::OK, json!(["evaluator"])));
-    let (_, listed) = server.send(Method::GET, "/v1/keys", Some(&server.admin), None).await;
-    assert!(!listed.to_string().contains(&secret), "listings never show secrets");
+    let (status, me) = server
+        .send(Method::GET, "/v1/whoami", Some(&secret), None)
+        .await;
+    assert_eq!(
+        (status, me["roles"].clone()),
+        (StatusCode::OK, json!(["evaluator"]))
+    );
+    let (_, listed) = server
+        .send(Method::GET, "/v1/keys", Some(&server.admin), None)
+        .await;
+    assert!(
+        !listed.to_string().contains(&secret),
+        "listings never show secrets"
+    );
     let id = created["id"].as_str().unwrap();
-    let (status, _) = server.send(Method::DELETE, &format!("/v1/keys/{id}"), Some(&server.admin), None).await;
+    let (status, _) = server
+        .send(
+            Method::DELETE,
+            &format!("/v1/keys/{id}"),
+            Some(&server.admin),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = server.send(Method::GET, "/v1/whoami", Some(&secret), None).await;
+    let (status, _) = server
+        .send(Method::GET, "/v1/whoami", Some(&secret), None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = server.send(Method::DELETE, &format!("/v1/keys/{id}"), Some(&server.admin), None).await;
+    let (status, _) = server
+        .send(
+            Method::DELETE,
+            &format!("/v1/keys/{id}"),
+            Some(&server.admin),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 });
 
 #[tokio::test]
 async fn health_metrics_openapi_and_request_ids() {
     let server = Server::start(fresh_database(Backend::Sqlite).await.unwrap()).await;
-    let response = server.request(Method::GET, "/healthz", None).send().await.unwrap();
+    let response = server
+        .request(Method::GET, "/healthz", None)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let id = response.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    let id = response
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 7);
-    let echoed = server.request(Method::GET, "/healthz", None).header("x-request-id", "trace-me").send().await.unwrap();
+    let echoed = server
+        .request(Method::GET, "/healthz", None)
+        .header("x-request-id", "trace-me")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "trace-me");
     let (_, doc) = server.send(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(doc["openapi"], "3.1.0");
     for route in routes::table() {
         let operation = &doc["paths"][route.path][route.method.as_str().to_lowercase()];
-        assert!(operation["x-warden-roles"].is_array() || operation["x-warden-roles"] == "public", "{}", route.path);
+        assert!(
+            operation["x-warden-roles"].is_array() || operation["x-warden-roles"] == "public",
+            "{}",
+            route.path
+        );
     }
     let auditor = server.key(&[Role::Auditor]).await;
-    let text = server.request(Method::GET, "/metrics", Some(&auditor)).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("warden_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 2"), "{text}");
+    let text = server
+        .request(Method::GET, "/metrics", Some(&auditor))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            "warden_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 2"
+        ),
+        "{text}"
+    );
     assert!(text.contains("warden_ledger_entries 2"), "{text}");
 }
 
@@ -276,17 +582,34 @@ async fn a_database_that_goes_down_answers_503_not_a_crash() {
     if skip_postgres() {
         return;
     }
-    let db = fresh_database(Backend::Postgres).await.unwrap_or_else(|e| panic!("{e}"));
+    let db = fresh_database(Backend::Postgres)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let name = db.url.rsplit('/').next().unwrap().to_owned();
     let server = Server::start(db).await;
     let (status, _) = server.send(Method::GET, "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK);
     let admin_url = std::env::var("TEST_DATABASE_URL").unwrap();
     let admin = warden_ledger::store::connect(&admin_url).await.unwrap();
-    admin.execute_raw(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+    admin
+        .execute_raw(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
     let (status, body) = server.send(Method::GET, "/healthz", None, None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
-    let (status, _) = server.send(Method::POST, "/v1/ledger/entries", Some(&server.admin), Some(json!({"kind": "a.b", "subject": "s"}))).await;
-    assert!(status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::UNAUTHORIZED || status.is_server_error(), "{status}");
+    let (status, _) = server
+        .send(
+            Method::POST,
+            "/v1/ledger/entries",
+            Some(&server.admin),
+            Some(json!({"kind": "a.b", "subject": "s"})),
+        )
+        .await;
+    assert!(
+        status == StatusCode::SERVICE_UNAVAILABLE
+            || status == StatusCode::UNAUTHORIZED
+            || status.is_server_error(),
+        "{status}"
+    );
 }

@@ -28,12 +28,17 @@ pub enum StoreError {
     #[error(
         "the {backend} database is unavailable ({detail}); check that the server is running (PostgreSQL) or that the folder exists and is writable (SQLite), and that the URL is right"
     )]
-    Unavailable { backend: &'static str, detail: String },
+    Unavailable {
+        backend: &'static str,
+        detail: String,
+    },
     /// An entry failed validation; nothing was written.
     #[error(transparent)]
     InvalidEntry(#[from] EntryError),
     /// Stored data contradicts itself; `warden ledger verify` says where.
-    #[error("stored ledger data is inconsistent: {0}; run `warden ledger verify` to locate the damage")]
+    #[error(
+        "stored ledger data is inconsistent: {0}; run `warden ledger verify` to locate the damage"
+    )]
     Corrupt(String),
     /// The URL names no supported database.
     #[error(
@@ -55,9 +60,19 @@ impl StoreError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable { backend, detail: error.to_string() },
-            sqlx::Error::Database(db) if db.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code == "3D000") => {
-                StoreError::Unavailable { backend, detail: db.to_string() }
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable {
+                backend,
+                detail: error.to_string(),
+            },
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|code| {
+                    code.starts_with("08") || code.starts_with("57P") || code == "3D000"
+                }) =>
+            {
+                StoreError::Unavailable {
+                    backend,
+                    detail: db.to_string(),
+                }
             }
             other => StoreError::Database(other.to_string()),
         }
@@ -111,7 +126,11 @@ pub struct ApiKeyRecord {
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     /// Store a new key and append `event` to the ledger, atomically.
-    async fn insert_key(&self, key: &ApiKeyRecord, event: &EntryDraft) -> Result<SealedEntry, StoreError>;
+    async fn insert_key(
+        &self,
+        key: &ApiKeyRecord,
+        event: &EntryDraft,
+    ) -> Result<SealedEntry, StoreError>;
     /// The key whose secret hashes to `secret_hash`.
     async fn key_by_hash(&self, secret_hash: &Hash) -> Result<Option<ApiKeyRecord>, StoreError>;
     /// The key with this id.
@@ -119,7 +138,12 @@ pub trait KeyStore: Send + Sync {
     /// Every key, oldest first.
     async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Mark a live key revoked and append `event`, atomically. `None` when no live key has this id.
-    async fn revoke_key(&self, id: &str, at: &str, event: &EntryDraft) -> Result<Option<SealedEntry>, StoreError>;
+    async fn revoke_key(
+        &self,
+        id: &str,
+        at: &str,
+        event: &EntryDraft,
+    ) -> Result<Option<SealedEntry>, StoreError>;
 }
 
 /// Every capability of one database.
@@ -187,7 +211,11 @@ pub(crate) fn plan_append(
     let hashes: Option<Vec<Hash>> = ids.iter().map(|id| frontier.get(id).copied()).collect();
     let mut tree = hashes
         .and_then(|hashes| Frontier::from_parts(size, hashes))
-        .ok_or_else(|| StoreError::Corrupt(format!("the Merkle subtrees covering the first {size} entries are missing")))?;
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "the Merkle subtrees covering the first {size} entries are missing"
+            ))
+        })?;
     let mut entries = Vec::with_capacity(drafts.len());
     let mut nodes = Vec::with_capacity(drafts.len() * 2);
     for (offset, draft) in drafts.iter().enumerate() {
@@ -199,27 +227,40 @@ pub(crate) fn plan_append(
 }
 
 fn to_i64(value: u64) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::Database(format!("index {value} exceeds the database's range")))
+    i64::try_from(value)
+        .map_err(|_| StoreError::Database(format!("index {value} exceeds the database's range")))
 }
 
 fn to_hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
-    bytes.try_into().map_err(|_| StoreError::Corrupt("a stored hash is not 32 bytes".into()))
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt("a stored hash is not 32 bytes".into()))
 }
 
 fn roles_to_text(roles: &[Role]) -> String {
-    roles.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(",")
+    roles
+        .iter()
+        .map(|role| role.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn roles_from_text(text: &str) -> Result<Vec<Role>, StoreError> {
     text.split(',')
         .filter(|part| !part.is_empty())
-        .map(|part| part.parse().map_err(|e: warden_core::UnknownRole| StoreError::Corrupt(e.to_string())))
+        .map(|part| {
+            part.parse()
+                .map_err(|e: warden_core::UnknownRole| StoreError::Corrupt(e.to_string()))
+        })
         .collect()
 }
 
 /// Node ids as `[[level, index], …]` JSON, the single parameter the node lookup queries take.
 fn node_ids_json(ids: &[NodeId]) -> String {
-    let pairs: Vec<String> = ids.iter().map(|id| format!("[{},{}]", id.level, id.index)).collect();
+    let pairs: Vec<String> = ids
+        .iter()
+        .map(|id| format!("[{},{}]", id.level, id.index))
+        .collect();
     format!("[{}]", pairs.join(","))
 }
 
@@ -229,8 +270,14 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_messages() {
-        assert_eq!(redact_url("postgres://warden:s3cret@db:5432/w"), "postgres://warden:***@db:5432/w");
-        assert_eq!(redact_url("postgres://warden@db/w"), "postgres://warden@db/w");
+        assert_eq!(
+            redact_url("postgres://warden:s3cret@db:5432/w"),
+            "postgres://warden:***@db:5432/w"
+        );
+        assert_eq!(
+            redact_url("postgres://warden@db/w"),
+            "postgres://warden@db/w"
+        );
         assert_eq!(redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
         let err = StoreError::UnsupportedUrl(redact_url("mysql://u:pw@h/db"));
         assert!(!err.to_string().contains("pw"));

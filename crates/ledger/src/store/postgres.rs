@@ -10,8 +10,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection as _, PgConnection, Postgres, Row, Transaction};
 
 use super::{
-    ApiKeyRecord, AppendPlan, ColumnInfo, KeyStore, LedgerStore, Store, StoreError, StoredCheckpoint,
-    node_ids_json, plan_append, redact_url, roles_from_text, roles_to_text, to_hash, to_i64,
+    ApiKeyRecord, AppendPlan, ColumnInfo, KeyStore, LedgerStore, Store, StoreError,
+    StoredCheckpoint, node_ids_json, plan_append, redact_url, roles_from_text, roles_to_text,
+    to_hash, to_i64,
 };
 use crate::entry::{EntryDraft, SealedEntry};
 use crate::merkle::{Hash, NodeId, decompose};
@@ -36,14 +37,20 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::UnsupportedUrl(format!("{} ({e})", redact_url(url))))?;
         let unreachable = |e: sqlx::Error| match err(e) {
-            StoreError::Unavailable { backend, detail } => {
-                StoreError::Unavailable { backend, detail: format!("{detail}; tried {}", redact_url(url)) }
-            }
+            StoreError::Unavailable { backend, detail } => StoreError::Unavailable {
+                backend,
+                detail: format!("{detail}; tried {}", redact_url(url)),
+            },
             other => other,
         };
         // One direct attempt first: a pool would keep retrying a refused connection until its
         // acquire timeout, and a user who mistyped the port should hear so at once.
-        PgConnection::connect_with(&options).await.map_err(unreachable)?.close().await.map_err(unreachable)?;
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(unreachable)?
+            .close()
+            .await
+            .map_err(unreachable)?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
@@ -69,50 +76,73 @@ impl PgStore {
 }
 
 async fn size_in(executor: impl sqlx::PgExecutor<'_>) -> Result<u64, StoreError> {
-    let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0)::BIGINT FROM ledger_entries")
-        .fetch_one(executor)
-        .await
-        .map_err(err)?;
+    let next: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0)::BIGINT FROM ledger_entries")
+            .fetch_one(executor)
+            .await
+            .map_err(err)?;
     Ok(next as u64)
 }
 
-async fn nodes_in(executor: impl sqlx::PgExecutor<'_>, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+async fn nodes_in(
+    executor: impl sqlx::PgExecutor<'_>,
+    ids: &[NodeId],
+) -> Result<HashMap<NodeId, Hash>, StoreError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
     let rows = sqlx::query(
+        // The LIMIT keeps the planner from turning this into a hash join over the whole table:
+        // each id becomes one primary-key lookup, so the cost stays O(ids), not O(tree).
         "SELECT n.level, n.idx, n.hash FROM jsonb_array_elements($1::TEXT::JSONB) AS j(v) \
-         JOIN ledger_nodes AS n ON n.level = (j.v ->> 0)::INTEGER AND n.idx = (j.v ->> 1)::BIGINT",
+         CROSS JOIN LATERAL (SELECT level, idx, hash FROM ledger_nodes \
+                             WHERE level = (j.v ->> 0)::INTEGER AND idx = (j.v ->> 1)::BIGINT LIMIT 1) AS n",
     )
     .bind(node_ids_json(ids))
     .fetch_all(executor)
     .await
     .map_err(err)?;
-    rows.into_iter()
-        .map(|row| {
-            let level: i32 = row.try_get(0).map_err(err)?;
-            let index: i64 = row.try_get(1).map_err(err)?;
-            let hash = to_hash(row.try_get(2).map_err(err)?)?;
-            Ok((NodeId { level: level as u8, index: index as u64 }, hash))
-        })
-        .collect()
+    rows.iter().map(node_from_row).collect()
 }
 
-async fn append_in(tx: &mut Transaction<'static, Postgres>, drafts: &[EntryDraft]) -> Result<Vec<SealedEntry>, StoreError> {
+fn node_from_row(row: &PgRow) -> Result<(NodeId, Hash), StoreError> {
+    let level: i32 = row.try_get(0).map_err(err)?;
+    let index: i64 = row.try_get(1).map_err(err)?;
+    Ok((
+        NodeId {
+            level: level as u8,
+            index: index as u64,
+        },
+        to_hash(row.try_get(2).map_err(err)?)?,
+    ))
+}
+
+async fn append_in(
+    tx: &mut Transaction<'static, Postgres>,
+    drafts: &[EntryDraft],
+) -> Result<Vec<SealedEntry>, StoreError> {
     let size = size_in(&mut **tx).await?;
     let frontier = nodes_in(&mut **tx, &decompose(0, size)).await?;
     let AppendPlan { entries, nodes } = plan_append(size, &frontier, drafts)?;
     // One multi-row insert per table keeps a large batch to two round trips.
-    let indexes: Vec<i64> = entries.iter().map(|e| to_i64(e.index)).collect::<Result<_, _>>()?;
+    let indexes: Vec<i64> = entries
+        .iter()
+        .map(|e| to_i64(e.index))
+        .collect::<Result<_, _>>()?;
     let texts: Vec<&str> = entries.iter().map(|e| e.text.as_str()).collect();
-    sqlx::query("INSERT INTO ledger_entries (idx, entry) SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[])")
-        .bind(&indexes)
-        .bind(&texts)
-        .execute(&mut **tx)
-        .await
-        .map_err(err)?;
+    sqlx::query(
+        "INSERT INTO ledger_entries (idx, entry) SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[])",
+    )
+    .bind(&indexes)
+    .bind(&texts)
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
     let levels: Vec<i32> = nodes.iter().map(|(id, _)| i32::from(id.level)).collect();
-    let node_indexes: Vec<i64> = nodes.iter().map(|(id, _)| to_i64(id.index)).collect::<Result<_, _>>()?;
+    let node_indexes: Vec<i64> = nodes
+        .iter()
+        .map(|(id, _)| to_i64(id.index))
+        .collect::<Result<_, _>>()?;
     let hashes: Vec<Vec<u8>> = nodes.iter().map(|(_, hash)| hash.to_vec()).collect();
     sqlx::query("INSERT INTO ledger_nodes (level, idx, hash) SELECT * FROM UNNEST($1::INTEGER[], $2::BIGINT[], $3::BYTEA[])")
         .bind(&levels)
@@ -165,12 +195,14 @@ impl LedgerStore for PgStore {
     }
 
     async fn entries(&self, start: u64, end: u64) -> Result<Vec<(u64, String)>, StoreError> {
-        let rows = sqlx::query("SELECT idx, entry FROM ledger_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx")
-            .bind(to_i64(start)?)
-            .bind(to_i64(end.min(i64::MAX as u64))?)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+        let rows = sqlx::query(
+            "SELECT idx, entry FROM ledger_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+        )
+        .bind(to_i64(start)?)
+        .bind(to_i64(end.min(i64::MAX as u64))?)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
         rows.into_iter()
             .map(|row| {
                 let index: i64 = row.try_get(0).map_err(err)?;
@@ -188,13 +220,7 @@ impl LedgerStore for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(err)?;
-        rows.into_iter()
-            .map(|row| {
-                let level: i32 = row.try_get(0).map_err(err)?;
-                let index: i64 = row.try_get(1).map_err(err)?;
-                Ok((NodeId { level: level as u8, index: index as u64 }, to_hash(row.try_get(2).map_err(err)?)?))
-            })
-            .collect()
+        rows.iter().map(node_from_row).collect()
     }
 
     async fn put_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
@@ -213,26 +239,34 @@ impl LedgerStore for PgStore {
     }
 
     async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let row = sqlx::query("SELECT size, root, note, created_at FROM ledger_checkpoints WHERE size = $1")
-            .bind(to_i64(size)?)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
+        let row = sqlx::query(
+            "SELECT size, root, note, created_at FROM ledger_checkpoints WHERE size = $1",
+        )
+        .bind(to_i64(size)?)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
         row.as_ref().map(checkpoint_from_row).transpose()
     }
 
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        let rows = sqlx::query("SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+        let rows = sqlx::query(
+            "SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
         rows.iter().map(checkpoint_from_row).collect()
     }
 }
 
 #[async_trait]
 impl KeyStore for PgStore {
-    async fn insert_key(&self, key: &ApiKeyRecord, event: &EntryDraft) -> Result<SealedEntry, StoreError> {
+    async fn insert_key(
+        &self,
+        key: &ApiKeyRecord,
+        event: &EntryDraft,
+    ) -> Result<SealedEntry, StoreError> {
         event.validate()?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -251,45 +285,59 @@ impl KeyStore for PgStore {
         .map_err(err)?;
         let mut sealed = append_in(&mut tx, std::slice::from_ref(event)).await?;
         tx.commit().await.map_err(err)?;
-        sealed.pop().ok_or_else(|| StoreError::Database("append returned no entry".into()))
+        sealed
+            .pop()
+            .ok_or_else(|| StoreError::Database("append returned no entry".into()))
     }
 
     async fn key_by_hash(&self, secret_hash: &Hash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1")))
-            .bind(secret_hash.as_slice())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = $1"
+        )))
+        .bind(secret_hash.as_slice())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
         row.as_ref().map(key_from_row).transpose()
     }
 
     async fn key_by_id(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
         row.as_ref().map(key_from_row).transpose()
     }
 
     async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id")))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn revoke_key(&self, id: &str, at: &str, event: &EntryDraft) -> Result<Option<SealedEntry>, StoreError> {
+    async fn revoke_key(
+        &self,
+        id: &str,
+        at: &str,
+        event: &EntryDraft,
+    ) -> Result<Option<SealedEntry>, StoreError> {
         event.validate()?;
         let mut tx = self.begin_write().await?;
-        let changed = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?
-            .rows_affected();
+        let changed =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?
+                .rows_affected();
         if changed == 0 {
             return Ok(None);
         }
@@ -342,7 +390,10 @@ impl Store for PgStore {
     }
 
     async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
-        let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await.map_err(err)?;
+        let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
         Ok(result.rows_affected())
     }
 }

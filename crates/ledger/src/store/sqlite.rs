@@ -6,12 +6,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    ApiKeyRecord, AppendPlan, ColumnInfo, KeyStore, LedgerStore, Store, StoreError, StoredCheckpoint,
-    node_ids_json, plan_append, roles_from_text, roles_to_text, to_hash, to_i64,
+    ApiKeyRecord, AppendPlan, ColumnInfo, KeyStore, LedgerStore, Store, StoreError,
+    StoredCheckpoint, node_ids_json, plan_append, roles_from_text, roles_to_text, to_hash, to_i64,
 };
 use crate::entry::{EntryDraft, SealedEntry};
 use crate::merkle::{Hash, NodeId, decompose};
@@ -43,7 +45,10 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await
-            .map_err(|e| StoreError::Unavailable { backend: BACKEND, detail: format!("cannot open {url}: {e}") })?;
+            .map_err(|e| StoreError::Unavailable {
+                backend: BACKEND,
+                detail: format!("cannot open {url}: {e}"),
+            })?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
@@ -79,38 +84,58 @@ async fn nodes_in(
     .fetch_all(executor)
     .await
     .map_err(err)?;
-    rows.into_iter()
-        .map(|row| {
-            let level: i64 = row.try_get(0).map_err(err)?;
-            let index: i64 = row.try_get(1).map_err(err)?;
-            let hash = to_hash(row.try_get(2).map_err(err)?)?;
-            Ok((NodeId { level: level as u8, index: index as u64 }, hash))
-        })
-        .collect()
+    rows.iter().map(node_from_row).collect()
 }
 
-async fn append_in(tx: &mut Transaction<'static, Sqlite>, drafts: &[EntryDraft]) -> Result<Vec<SealedEntry>, StoreError> {
+fn node_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<(NodeId, Hash), StoreError> {
+    let level: i64 = row.try_get(0).map_err(err)?;
+    let index: i64 = row.try_get(1).map_err(err)?;
+    Ok((
+        NodeId {
+            level: level as u8,
+            index: index as u64,
+        },
+        to_hash(row.try_get(2).map_err(err)?)?,
+    ))
+}
+
+async fn append_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    drafts: &[EntryDraft],
+) -> Result<Vec<SealedEntry>, StoreError> {
     let size = size_in(tx).await?;
     let frontier = nodes_in(&mut **tx, &decompose(0, size)).await?;
     let AppendPlan { entries, nodes } = plan_append(size, &frontier, drafts)?;
-    for entry in &entries {
-        sqlx::query("INSERT INTO ledger_entries (idx, entry) VALUES (?1, ?2)")
-            .bind(to_i64(entry.index)?)
-            .bind(&entry.text)
-            .execute(&mut **tx)
-            .await
-            .map_err(err)?;
-    }
-    for (id, hash) in &nodes {
-        sqlx::query("INSERT INTO ledger_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")
-            .bind(i64::from(id.level))
-            .bind(to_i64(id.index)?)
-            .bind(hash.as_slice())
-            .execute(&mut **tx)
-            .await
-            .map_err(err)?;
-    }
+    // Each statement costs a round trip to SQLite's worker thread, so a batch goes in as one
+    // JSON array per table rather than one INSERT per row.
+    let entry_rows: Vec<(u64, &str)> = entries.iter().map(|e| (e.index, e.text.as_str())).collect();
+    sqlx::query("INSERT INTO ledger_entries (idx, entry) SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?1) AS j")
+        .bind(serde_json::to_string(&entry_rows).map_err(|e| StoreError::Database(e.to_string()))?)
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+    let node_rows: Vec<(u8, u64, String)> = nodes
+        .iter()
+        .map(|(id, hash)| (id.level, id.index, hex(hash)))
+        .collect();
+    sqlx::query(
+        "INSERT INTO ledger_nodes (level, idx, hash) SELECT j.value ->> 0, j.value ->> 1, unhex(j.value ->> 2) FROM json_each(?1) AS j",
+    )
+    .bind(serde_json::to_string(&node_rows).map_err(|e| StoreError::Database(e.to_string()))?)
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
     Ok(entries)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
 }
 
 fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ApiKeyRecord, StoreError> {
@@ -158,12 +183,14 @@ impl LedgerStore for SqliteStore {
     }
 
     async fn entries(&self, start: u64, end: u64) -> Result<Vec<(u64, String)>, StoreError> {
-        let rows = sqlx::query("SELECT idx, entry FROM ledger_entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")
-            .bind(to_i64(start)?)
-            .bind(to_i64(end.min(i64::MAX as u64))?)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+        let rows = sqlx::query(
+            "SELECT idx, entry FROM ledger_entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+        )
+        .bind(to_i64(start)?)
+        .bind(to_i64(end.min(i64::MAX as u64))?)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
         rows.into_iter()
             .map(|row| {
                 let index: i64 = row.try_get(0).map_err(err)?;
@@ -181,13 +208,7 @@ impl LedgerStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(err)?;
-        rows.into_iter()
-            .map(|row| {
-                let level: i64 = row.try_get(0).map_err(err)?;
-                let index: i64 = row.try_get(1).map_err(err)?;
-                Ok((NodeId { level: level as u8, index: index as u64 }, to_hash(row.try_get(2).map_err(err)?)?))
-            })
-            .collect()
+        rows.iter().map(node_from_row).collect()
     }
 
     async fn put_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
@@ -206,26 +227,34 @@ impl LedgerStore for SqliteStore {
     }
 
     async fn checkpoint_at(&self, size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let row = sqlx::query("SELECT size, root, note, created_at FROM ledger_checkpoints WHERE size = ?1")
-            .bind(to_i64(size)?)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
+        let row = sqlx::query(
+            "SELECT size, root, note, created_at FROM ledger_checkpoints WHERE size = ?1",
+        )
+        .bind(to_i64(size)?)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
         row.as_ref().map(checkpoint_from_row).transpose()
     }
 
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        let rows = sqlx::query("SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+        let rows = sqlx::query(
+            "SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
         rows.iter().map(checkpoint_from_row).collect()
     }
 }
 
 #[async_trait]
 impl KeyStore for SqliteStore {
-    async fn insert_key(&self, key: &ApiKeyRecord, event: &EntryDraft) -> Result<SealedEntry, StoreError> {
+    async fn insert_key(
+        &self,
+        key: &ApiKeyRecord,
+        event: &EntryDraft,
+    ) -> Result<SealedEntry, StoreError> {
         event.validate()?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -244,45 +273,59 @@ impl KeyStore for SqliteStore {
         .map_err(err)?;
         let mut sealed = append_in(&mut tx, std::slice::from_ref(event)).await?;
         tx.commit().await.map_err(err)?;
-        sealed.pop().ok_or_else(|| StoreError::Database("append returned no entry".into()))
+        sealed
+            .pop()
+            .ok_or_else(|| StoreError::Database("append returned no entry".into()))
     }
 
     async fn key_by_hash(&self, secret_hash: &Hash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = ?1")))
-            .bind(secret_hash.as_slice())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE secret_hash = ?1"
+        )))
+        .bind(secret_hash.as_slice())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
         row.as_ref().map(key_from_row).transpose()
     }
 
     async fn key_by_id(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(err)?;
         row.as_ref().map(key_from_row).transpose()
     }
 
     async fn list_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id")))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn revoke_key(&self, id: &str, at: &str, event: &EntryDraft) -> Result<Option<SealedEntry>, StoreError> {
+    async fn revoke_key(
+        &self,
+        id: &str,
+        at: &str,
+        event: &EntryDraft,
+    ) -> Result<Option<SealedEntry>, StoreError> {
         event.validate()?;
         let mut tx = self.begin_write().await?;
-        let changed = sqlx::query("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
-            .bind(at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?
-            .rows_affected();
+        let changed =
+            sqlx::query("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?
+                .rows_affected();
         if changed == 0 {
             return Ok(None);
         }
@@ -331,7 +374,10 @@ impl Store for SqliteStore {
     }
 
     async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
-        let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&self.pool).await.map_err(err)?;
+        let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
         Ok(result.rows_affected())
     }
 }

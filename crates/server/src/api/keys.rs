@@ -39,8 +39,13 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<CreateKey>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (minted, entry) =
-        access::create_key(state.ledger.store().as_ref(), &body.name, &body.roles, &caller.actor()).await?;
+    let (minted, entry) = access::create_key(
+        state.ledger.store().as_ref(),
+        &body.name,
+        &body.roles,
+        &caller.actor(),
+    )
+    .await?;
     let mut answer = describe(&minted.record);
     answer["secret"] = json!(minted.secret);
     answer["ledger_index"] = json!(entry.index);
@@ -50,7 +55,9 @@ pub async fn create(
 /// `GET /v1/keys`.
 pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let keys = state.ledger.store().list_keys().await?;
-    Ok(Json(json!({"keys": keys.iter().map(describe).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"keys": keys.iter().map(describe).collect::<Vec<_>>()}),
+    ))
 }
 
 /// `DELETE /v1/keys/{id}`: revoke.
@@ -61,6 +68,10 @@ pub async fn revoke(
 ) -> Result<Json<Value>, ApiError> {
     let entry = access::revoke_key(state.ledger.store().as_ref(), &id, &caller.actor())
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no live key with id `{id}` (see GET /v1/keys)")))?;
-    Ok(Json(json!({"id": id, "revoked": true, "ledger_index": entry.index})))
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no live key with id `{id}` (see GET /v1/keys)"))
+        })?;
+    Ok(Json(
+        json!({"id": id, "revoked": true, "ledger_index": entry.index}),
+    ))
 }

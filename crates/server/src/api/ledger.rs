@@ -50,7 +50,9 @@ pub async fn append(
     let entry: Value = serde_json::from_str(&sealed.text).unwrap_or(Value::Null);
     Ok((
         StatusCode::CREATED,
-        Json(json!({"index": sealed.index, "leaf_hash": BASE64.encode(sealed.leaf), "entry": entry})),
+        Json(
+            json!({"index": sealed.index, "leaf_hash": BASE64.encode(sealed.leaf), "entry": entry}),
+        ),
     ))
 }
 
@@ -64,13 +66,23 @@ pub async fn append_batch(
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_batch",
-            format!("a batch holds 1 to {MAX_BATCH} entries; this one has {}", body.entries.len()),
+            format!(
+                "a batch holds 1 to {MAX_BATCH} entries; this one has {}",
+                body.entries.len()
+            ),
         ));
     }
-    let drafts: Vec<EntryDraft> = body.entries.into_iter().map(|request| request.into_draft(&caller)).collect();
+    let drafts: Vec<EntryDraft> = body
+        .entries
+        .into_iter()
+        .map(|request| request.into_draft(&caller))
+        .collect();
     let sealed = state.ledger.append_batch(&drafts).await?;
     let indexes: Vec<u64> = sealed.iter().map(|entry| entry.index).collect();
-    Ok((StatusCode::CREATED, Json(json!({"count": indexes.len(), "indexes": indexes}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"count": indexes.len(), "indexes": indexes})),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -87,14 +99,22 @@ fn default_limit() -> u64 {
 }
 
 /// `GET /v1/ledger/entries?start=&limit=`.
-pub async fn list(State(state): State<AppState>, ApiQuery(page): ApiQuery<Page>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Json<Value>, ApiError> {
     let size = state.ledger.size().await?;
     let entries: Vec<Entry> = state.ledger.entries(page.start, page.limit).await?;
-    Ok(Json(json!({"size": size, "start": page.start, "entries": entries})))
+    Ok(Json(
+        json!({"size": size, "start": page.start, "entries": entries}),
+    ))
 }
 
 /// `GET /v1/ledger/entries/{index}`.
-pub async fn get(State(state): State<AppState>, ApiPath(index): ApiPath<u64>) -> Result<Json<Entry>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(index): ApiPath<u64>,
+) -> Result<Json<Entry>, ApiError> {
     state
         .ledger
         .entries(index, 1)
@@ -106,7 +126,10 @@ pub async fn get(State(state): State<AppState>, ApiPath(index): ApiPath<u64>) ->
 
 fn plain_text(body: String) -> Response {
     let mut response = body.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -132,7 +155,9 @@ pub async fn inclusion(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<InclusionQuery>,
 ) -> Result<Json<ProofBundle>, ApiError> {
-    Ok(Json(ProofBundle::Inclusion(state.ledger.inclusion(query.index, query.size).await?)))
+    Ok(Json(ProofBundle::Inclusion(
+        state.ledger.inclusion(query.index, query.size).await?,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -147,7 +172,9 @@ pub async fn consistency(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ConsistencyQuery>,
 ) -> Result<Json<ProofBundle>, ApiError> {
-    Ok(Json(ProofBundle::Consistency(state.ledger.consistency(query.old, query.new).await?)))
+    Ok(Json(ProofBundle::Consistency(
+        state.ledger.consistency(query.old, query.new).await?,
+    )))
 }
 
 /// `GET /v1/ledger/audit`: recompute the whole ledger from its rows.

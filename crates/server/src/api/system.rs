@@ -14,16 +14,19 @@ use crate::error::ApiError;
 /// `GET /healthz`: the server is up and its database answers.
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let size = state.ledger.size().await?;
-    Ok(Json(json!({"status": "ok", "database": state.ledger.store().backend(), "ledger_entries": size})))
+    Ok(Json(
+        json!({"status": "ok", "database": state.ledger.store().backend(), "ledger_entries": size}),
+    ))
 }
 
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let size = state.ledger.size().await.ok();
     let mut response = state.metrics.render(size).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
     response
 }
 
