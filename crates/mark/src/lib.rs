@@ -1,0 +1,20 @@
+//! AI-generated content labels per GB 45438-2025 and the TC260 practice guides.
+//!
+//! Brief overview:
+//! - [`label`]: the Annex E implicit label (seven string keys), its rules and rule-by-rule checks.
+//! - [`xmp`]: the TC260 XMP property, read and replaced inside existing packets.
+//! - [`formats`]: one module per container with the same `read` / `write` pair, and
+//!   [`formats::Format::detect`].
+//! - [`error::MarkError`]: the one error type.
+//!
+//! **Invariant:** writing a label never re-encodes media: every byte outside the metadata is copied
+//! unchanged, and no function holds a whole media file in memory.
+
+pub mod error;
+pub mod formats;
+pub mod label;
+pub mod xmp;
+
+pub use error::MarkError;
+pub use formats::Format;
+pub use label::{AigcLabel, Generated};
