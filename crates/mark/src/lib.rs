@@ -11,6 +11,7 @@
 //! unchanged, and no function holds a whole media file in memory.
 
 pub mod error;
+pub mod explicit;
 pub mod formats;
 pub mod label;
 pub mod xmp;
