@@ -1,6 +1,7 @@
 //! Integration tests: they drive the real `warden` binary in temporary homes, the way a user or a
 //! script does. Modules:
 //! - `cli`: init, keys, ledger commands, exit codes, `--json` contracts, bad input.
+//! - `label`: GB 45438 labels on files through `warden label`.
 //! - `serve`: the server started by `warden serve`, used over loopback HTTP, shut down by signal.
 //! - `tidy`: repository hygiene checks (module docs, changelog).
 
@@ -8,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod label;
 mod serve;
 mod support;
 mod tidy;

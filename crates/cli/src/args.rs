@@ -61,6 +61,147 @@ pub enum Command {
     /// The transparency ledger: append, read, prove and verify.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// GB 45438-2025 AI-generated content labels: embed, read, verify, propagate.
+    #[command(subcommand)]
+    Label(LabelCommand),
+}
+
+/// The Annex E `Label` value.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum GeneratedArg {
+    /// "1": is AI-generated (a provider labelling its own output).
+    Is,
+    /// "2": possibly AI-generated (e.g. the uploader declared it).
+    Possibly,
+    /// "3": suspected AI-generated (e.g. detected by the platform).
+    Suspected,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// Where to write the labelled copy (written atomically).
+    #[arg(short = 'o', long, conflicts_with = "in_place")]
+    pub output: Option<PathBuf>,
+    /// Replace the input file itself (atomically, via a temporary file and rename).
+    #[arg(long)]
+    pub in_place: bool,
+}
+
+/// The visible label added with `--explicit`.
+#[derive(Args, Debug, Clone)]
+pub struct ExplicitArgs {
+    /// Also add the explicit (visible) label: text drawn on images, the Morse "AI" cue on WAV
+    /// audio, a mark on Markdown and text.
+    #[arg(long)]
+    pub explicit: bool,
+    /// Image: where the text goes.
+    #[arg(long, value_enum, default_value = "bottom-right", requires = "explicit")]
+    pub position: PositionArg,
+    /// Image: text height as a fraction of the shortest side (at least 0.05).
+    #[arg(long, default_value_t = 0.05, requires = "explicit")]
+    pub height_fraction: f32,
+    /// Wording of the image text or text mark (must contain AI/人工智能 and 生成/合成).
+    #[arg(long, requires = "explicit")]
+    pub wording: Option<String>,
+    /// Audio: put the cue before or after the content.
+    #[arg(long, value_enum, default_value = "start", requires = "explicit")]
+    pub cue: CueArg,
+    /// Text: where the mark goes.
+    #[arg(long, value_enum, default_value = "prefix", requires = "explicit")]
+    pub text_mark: TextMarkArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum PositionArg {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+    Top,
+    Bottom,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum CueArg {
+    Start,
+    End,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum TextMarkArg {
+    Prefix,
+    Suffix,
+    Corner,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LabelCommand {
+    /// Embed the implicit (metadata) label, replacing any existing one.
+    Embed {
+        /// The file to label: PNG, JPEG, WebP, WAV, MP3, MP4/M4A, DOCX/XLSX/PPTX, PDF, .md or .txt.
+        input: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+        /// ContentProducer: the provider's name or code (Annex E characters only).
+        #[arg(long)]
+        producer: String,
+        /// ProduceID: the provider's unique id for this content.
+        #[arg(long)]
+        produce_id: String,
+        /// The Label value.
+        #[arg(long, value_enum, default_value = "is")]
+        label: GeneratedArg,
+        /// ReservedCode1: the provider's integrity data (signature or hash), if any.
+        #[arg(long)]
+        reserved_code1: Option<String>,
+        #[command(flatten)]
+        explicit: ExplicitArgs,
+    },
+    /// Mark generated text read from standard input (prefix, suffix or corner mark), or print the
+    /// persistent UI notice for chat surfaces with --ui-notice.
+    Text {
+        #[arg(long, value_enum, default_value = "prefix")]
+        mark: TextMarkArg,
+        /// Custom wording (must contain AI/人工智能 and 生成/合成; a corner mark needs only "AI").
+        #[arg(long)]
+        wording: Option<String>,
+        /// Print the UI notice string instead of marking text.
+        #[arg(long)]
+        ui_notice: bool,
+    },
+    /// Print a file's label: the seven Annex E keys (exit 1 when it has none).
+    Read {
+        file: PathBuf,
+    },
+    /// Check files against GB 45438 rule by rule; exit 1 unless every file conforms.
+    Verify {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The uploader declared the content AI-generated (platform duty: "possibly").
+        #[arg(long)]
+        declared: bool,
+        /// The platform's own detection flags the content (platform duty: "suspected").
+        #[arg(long)]
+        detected: bool,
+    },
+    /// As a propagating platform, write your own fields (ContentPropagator, PropagateID,
+    /// ReservedCode2), keeping the producer's; label unlabelled content as "possibly" or
+    /// "suspected" when --declared or --detected says so.
+    Propagate {
+        input: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+        #[arg(long)]
+        propagator: String,
+        #[arg(long)]
+        propagate_id: String,
+        #[arg(long)]
+        reserved_code2: Option<String>,
+        #[arg(long)]
+        declared: bool,
+        #[arg(long)]
+        detected: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

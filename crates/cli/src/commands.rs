@@ -28,6 +28,7 @@ pub async fn run(cli: Cli) -> Outcome {
             verify_proof(&global, &key, &proof, origin.as_deref())
         }
         Command::Ledger(command) => ledger(&global, command).await,
+        Command::Label(command) => crate::label::run(command, global.json),
     }
 }
 
@@ -103,6 +104,7 @@ async fn serve(global: &Global, addr: Option<String>) -> Outcome {
     );
     let options = ServerOptions {
         max_body_bytes: home.config().server.max_body_bytes,
+        max_upload_bytes: home.config().server.max_upload_bytes,
     };
     warden_server::serve(listener, ledger, &options, shutdown_signal())
         .await

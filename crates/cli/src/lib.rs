@@ -8,6 +8,7 @@
 mod args;
 mod commands;
 mod exit;
+mod label;
 
 use std::process::ExitCode;
 

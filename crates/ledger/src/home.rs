@@ -20,6 +20,8 @@ pub const DATABASE_FILE: &str = "warden.db";
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8440";
 /// Default largest request body.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Default largest file upload.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
 
 /// `warden.toml`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,14 +50,14 @@ pub struct ServerConfig {
     pub addr: String,
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Largest file the upload routes (labels) accept; uploads are streamed to disk.
+    #[serde(default = "default_max_upload")]
+    pub max_upload_bytes: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self {
-            addr: default_addr(),
-            max_body_bytes: default_max_body(),
-        }
+        Self { addr: default_addr(), max_body_bytes: default_max_body(), max_upload_bytes: default_max_upload() }
     }
 }
 
@@ -65,6 +67,10 @@ fn default_addr() -> String {
 
 fn default_max_body() -> usize {
     DEFAULT_MAX_BODY_BYTES
+}
+
+fn default_max_upload() -> usize {
+    DEFAULT_MAX_UPLOAD_BYTES
 }
 
 /// `[database]`.

@@ -281,11 +281,23 @@ pub fn inspect(text: &str) -> Inspection {
             )
         },
     ));
-    let producer_ok = !label.content_producer.is_empty() && !label.produce_id.is_empty();
+    // A provider's label ("1") names its producer; a platform that labels content on a user's
+    // declaration ("2") or its own detection ("3") may not know the producer.
+    let producer_ok = if label.label == "1" {
+        !label.content_producer.is_empty() && !label.produce_id.is_empty()
+    } else {
+        label.content_producer.is_empty() == label.produce_id.is_empty()
+    };
     checks.push(Check::new(
         "producer",
         producer_ok,
-        if producer_ok { "ContentProducer and ProduceID are set" } else { "ContentProducer and ProduceID must not be empty" },
+        if producer_ok {
+            "ContentProducer and ProduceID are consistent"
+        } else if label.label == "1" {
+            "ContentProducer and ProduceID must not be empty when Label is \"1\""
+        } else {
+            "ContentProducer and ProduceID must both be set or both be empty"
+        },
     ));
     let propagator_ok = label.content_propagator.is_empty() == label.propagate_id.is_empty();
     checks.push(Check::new(

@@ -41,13 +41,17 @@ pub struct AppState {
     pub ledger: Ledger,
     pub metrics: metrics::Metrics,
     pub openapi: Arc<Value>,
+    /// Largest file accepted by the upload routes (labels).
+    pub max_upload_bytes: usize,
 }
 
 /// Server settings.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
-    /// Largest accepted request body in bytes.
+    /// Largest accepted JSON request body in bytes.
     pub max_body_bytes: usize,
+    /// Largest accepted file upload in bytes (streamed to disk, never held in memory).
+    pub max_upload_bytes: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -70,13 +74,17 @@ pub fn app(ledger: Ledger, options: &ServerOptions) -> Router {
         ledger,
         metrics: metrics::Metrics::default(),
         openapi: Arc::new(openapi::document(&table)),
+        max_upload_bytes: options.max_upload_bytes,
     };
     let mut router: Router<AppState> = Router::new();
     for route in &table {
-        let guarded = (route.handler)().route_layer(middleware::from_fn_with_state(
+        let mut guarded = (route.handler)().route_layer(middleware::from_fn_with_state(
             (state.clone(), route.access),
             auth::require,
         ));
+        if route.upload {
+            guarded = guarded.layer(DefaultBodyLimit::max(options.max_upload_bytes));
+        }
         router = router.route(route.path, guarded);
     }
     let request_id = HeaderName::from_static("x-request-id");

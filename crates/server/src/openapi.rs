@@ -17,7 +17,7 @@ pub fn document(routes: &[Route]) -> Value {
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
         parameters.extend(route.query.iter().map(|(name, required, description)| {
-            json!({"name": name, "in": "query", "required": required, "description": description, "schema": {"type": "integer", "minimum": 0}})
+            json!({"name": name, "in": "query", "required": required, "description": description})
         }));
         let (status, description) = route.success;
         let mut operation = json!({
@@ -44,7 +44,15 @@ pub fn document(routes: &[Route]) -> Value {
                 operation["x-warden-roles"] = json!(roles);
             }
         }
-        if let Some(schema) = route.request {
+        if route.upload {
+            operation["requestBody"] = json!({
+                "required": true,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}},
+                },
+            });
+        } else if let Some(schema) = route.request {
             operation["requestBody"] = json!({
                 "required": true,
                 "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}},

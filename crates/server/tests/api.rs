@@ -16,6 +16,7 @@ use warden_server::{ServerOptions, routes};
 
 const ORIGIN: &str = "warden.test/api";
 const MAX_BODY: usize = 64 * 1024;
+const MAX_UPLOAD: usize = 256 * 1024;
 
 struct Server {
     base: String,
@@ -53,9 +54,7 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = ledger.clone();
         tokio::spawn(async move {
-            let options = ServerOptions {
-                max_body_bytes: MAX_BODY,
-            };
+            let options = ServerOptions { max_body_bytes: MAX_BODY, max_upload_bytes: MAX_UPLOAD };
             warden_server::serve(listener, served, &options, async move {
                 let _ = stopped.await;
             })
@@ -152,6 +151,7 @@ fn body_for(route: &routes::Route) -> Option<Value> {
         "AppendRequest" => json!({"kind": "test.event", "subject": "s"}),
         "BatchRequest" => json!({"entries": [{"kind": "test.event", "subject": "s"}]}),
         "CreateKeyRequest" => json!({"name": "n", "roles": ["user"]}),
+        "Upload" => json!({"not": "a labelled file"}),
         other => panic!("add a sample body for {other}"),
     })
 }
@@ -613,3 +613,78 @@ async fn a_database_that_goes_down_answers_503_not_a_crash() {
         "{status}"
     );
 }
+
+/// A tiny PCM WAV: 8 kHz mono 16-bit, 64 samples.
+fn wav() -> Vec<u8> {
+    let samples: Vec<u8> = (0..64u16).flat_map(|n| (n * 300).to_le_bytes()).collect();
+    let mut file = b"RIFF".to_vec();
+    file.extend_from_slice(&(4 + 24 + 8 + samples.len() as u32).to_le_bytes());
+    file.extend_from_slice(b"WAVEfmt ");
+    file.extend_from_slice(&16u32.to_le_bytes());
+    file.extend_from_slice(&[1, 0, 1, 0]);
+    file.extend_from_slice(&8000u32.to_le_bytes());
+    file.extend_from_slice(&16000u32.to_le_bytes());
+    file.extend_from_slice(&[2, 0, 16, 0]);
+    file.extend_from_slice(b"data");
+    file.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    file.extend_from_slice(&samples);
+    file
+}
+
+on_both!(labels_are_embedded_read_and_verified_over_http, async |server| {
+    let evaluator = server.key(&[Role::Evaluator]).await;
+    let user = server.key(&[Role::User]).await;
+    let original = wav();
+    let response = server
+        .request(Method::POST, "/v1/labels/embed?producer=WARDEN-TEST&produce_id=clip-1&filename=clip.wav", Some(&evaluator))
+        .body(original.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-warden-format"], "WAV");
+    let labelled = response.bytes().await.unwrap().to_vec();
+    assert!(labelled.len() > original.len());
+    let samples = &original[44..];
+    assert!(labelled.windows(samples.len()).any(|w| w == samples), "the audio samples are copied unchanged");
+
+    let (status, read) = {
+        let response = server.request(Method::POST, "/v1/labels/read", Some(&user)).body(labelled.clone()).send().await.unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    };
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!((read["count"].clone(), read["labels"][0]["ContentProducer"].clone()), (json!(1), json!("WARDEN-TEST")));
+
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(labelled).file_name("clip.wav"));
+    let response = server.request(Method::POST, "/v1/labels/verify", Some(&user)).multipart(form).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["conformant"], true, "{report}");
+    assert_eq!(report["display"]["generated"], "is", "{report}");
+
+    let response = server.request(Method::POST, "/v1/labels/verify?declared=true", Some(&user)).body(original).send().await.unwrap();
+    let report: Value = response.json().await.unwrap();
+    assert_eq!((report["conformant"].clone(), report["display"]["generated"].clone()), (json!(false), json!("possibly")), "{report}");
+});
+
+on_both!(bad_uploads_get_precise_errors, async |server| {
+    let key = server.admin.clone();
+    let post = |path: &str, body: Vec<u8>| server.request(Method::POST, path, Some(&key)).body(body).send();
+    let response = post("/v1/labels/embed?producer=P&produce_id=1&filename=x.bin", vec![0, 1, 2, 3]).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let mut truncated = wav();
+    truncated.truncate(60);
+    let response = post("/v1/labels/embed?producer=P&produce_id=1", truncated).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "corrupt_file", "{body}");
+    let response = post("/v1/labels/embed?producer=P%20Q&produce_id=1", wav()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "a space is outside the Annex E charset");
+    let response = post("/v1/labels/embed?produce_id=1", wav()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "producer is required");
+    let response = post("/v1/labels/read", vec![7; MAX_UPLOAD + 1]).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let form = reqwest::multipart::Form::new().part("other", reqwest::multipart::Part::bytes(wav()));
+    let response = server.request(Method::POST, "/v1/labels/read", Some(&key)).multipart(form).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+});

@@ -2,5 +2,6 @@
 //! and shape the answer.
 
 pub mod keys;
+pub mod labels;
 pub mod ledger;
 pub mod system;
