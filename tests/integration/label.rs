@@ -29,13 +29,31 @@ fn embed_read_verify_follow_the_contract() {
     let input = dir.join("clip.wav");
     std::fs::write(&input, wav()).unwrap();
     let out = home.run(&["label", "verify", input.to_str().unwrap(), "--json"]);
-    assert_eq!(out.status.code(), Some(1), "an unlabelled file does not conform");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an unlabelled file does not conform"
+    );
     assert_eq!(json(&out)[0]["checks"][0]["rule"], "present");
 
     let output = dir.join("labelled.wav");
-    let out = home.run(&["label", "embed", input.to_str().unwrap(), "-o", output.to_str().unwrap(), "--producer", "WARDEN-TEST", "--produce-id", "clip-1"]);
+    let out = home.run(&[
+        "label",
+        "embed",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "--producer",
+        "WARDEN-TEST",
+        "--produce-id",
+        "clip-1",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(std::fs::read(&input).unwrap(), wav(), "the input is never modified without --in-place");
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        wav(),
+        "the input is never modified without --in-place"
+    );
 
     let read = json(&home.run(&["label", "read", output.to_str().unwrap(), "--json"]));
     assert_eq!(
@@ -45,12 +63,32 @@ fn embed_read_verify_follow_the_contract() {
     );
     let out = home.run(&["label", "verify", output.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    assert!(stdout(&out).contains("CONFORMANT") && stdout(&out).contains("AI生成"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("CONFORMANT") && stdout(&out).contains("AI生成"),
+        "{}",
+        stdout(&out)
+    );
 
-    let out = home.run(&["label", "propagate", output.to_str().unwrap(), "--in-place", "--propagator", "PLATFORM-9", "--propagate-id", "v-77"]);
+    let out = home.run(&[
+        "label",
+        "propagate",
+        output.to_str().unwrap(),
+        "--in-place",
+        "--propagator",
+        "PLATFORM-9",
+        "--propagate-id",
+        "v-77",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let read = json(&home.run(&["label", "read", output.to_str().unwrap(), "--json"]));
-    assert_eq!((read["ContentProducer"].clone(), read["ContentPropagator"].clone(), read["PropagateID"].clone()), (json!("WARDEN-TEST"), json!("PLATFORM-9"), json!("v-77")));
+    assert_eq!(
+        (
+            read["ContentProducer"].clone(),
+            read["ContentPropagator"].clone(),
+            read["PropagateID"].clone()
+        ),
+        (json!("WARDEN-TEST"), json!("PLATFORM-9"), json!("v-77"))
+    );
 }
 
 #[test]
@@ -58,14 +96,39 @@ fn platform_duty_labels_declared_content_as_possibly() {
     let home = TestHome::empty();
     let input = home.dir.path().join("upload.wav");
     std::fs::write(&input, wav()).unwrap();
-    let report = json(&home.run(&["label", "verify", input.to_str().unwrap(), "--declared", "--json"]));
+    let report = json(&home.run(&[
+        "label",
+        "verify",
+        input.to_str().unwrap(),
+        "--declared",
+        "--json",
+    ]));
     assert_eq!(report[0]["display"]["generated"], "possibly");
     let output = home.dir.path().join("shown.wav");
-    let out = home.run(&["label", "propagate", input.to_str().unwrap(), "-o", output.to_str().unwrap(), "--propagator", "PLATFORM-9", "--propagate-id", "u-1", "--declared"]);
+    let out = home.run(&[
+        "label",
+        "propagate",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "--propagator",
+        "PLATFORM-9",
+        "--propagate-id",
+        "u-1",
+        "--declared",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let read = json(&home.run(&["label", "read", output.to_str().unwrap(), "--json"]));
-    assert_eq!((read["Label"].clone(), read["ContentPropagator"].clone()), (json!("2"), json!("PLATFORM-9")));
-    assert_eq!(home.run(&["label", "verify", output.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(
+        (read["Label"].clone(), read["ContentPropagator"].clone()),
+        (json!("2"), json!("PLATFORM-9"))
+    );
+    assert_eq!(
+        home.run(&["label", "verify", output.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -76,32 +139,74 @@ fn bad_label_input_is_refused_and_nothing_is_written() {
     std::fs::write(&input, wav()).unwrap();
     let output = dir.join("out.wav");
     let cases: &[(&[&str], &str)] = &[
-        (&["--producer", "生成公司", "--produce-id", "1"], "character set"),
+        (
+            &["--producer", "生成公司", "--produce-id", "1"],
+            "character set",
+        ),
         (&["--producer", "P", "--produce-id", "a b"], "character set"),
-        (&["--producer", "P", "--produce-id", "1", "--label", "maybe"], "invalid value 'maybe'"),
+        (
+            &["--producer", "P", "--produce-id", "1", "--label", "maybe"],
+            "invalid value 'maybe'",
+        ),
     ];
     for (extra, message) in cases {
-        let mut args = vec!["label", "embed", input.to_str().unwrap(), "-o", output.to_str().unwrap()];
+        let mut args = vec![
+            "label",
+            "embed",
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let out = home.run(&args);
         assert_eq!(out.status.code(), Some(2), "{extra:?}");
-        assert!(stderr(&out).contains(message), "{extra:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(message),
+            "{extra:?}: {}",
+            stderr(&out)
+        );
         assert!(!output.exists(), "nothing is written on bad input");
     }
-    let out = home.run(&["label", "embed", input.to_str().unwrap(), "--producer", "P", "--produce-id", "1"]);
+    let out = home.run(&[
+        "label",
+        "embed",
+        input.to_str().unwrap(),
+        "--producer",
+        "P",
+        "--produce-id",
+        "1",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--in-place"), "{}", stderr(&out));
     let corrupt = dir.join("corrupt.wav");
     std::fs::write(&corrupt, &wav()[..50]).unwrap();
-    let out = home.run(&["label", "embed", corrupt.to_str().unwrap(), "-o", output.to_str().unwrap(), "--producer", "P", "--produce-id", "1"]);
+    let out = home.run(&[
+        "label",
+        "embed",
+        corrupt.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "--producer",
+        "P",
+        "--produce-id",
+        "1",
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(!output.exists());
     let out = home.run(&["label", "verify", corrupt.to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(json(&out)[0]["error"].as_str().unwrap().contains("WAV"), "{}", stdout(&out));
+    assert!(
+        json(&out)[0]["error"].as_str().unwrap().contains("WAV"),
+        "{}",
+        stdout(&out)
+    );
     let unsupported = dir.join("data.bin");
     std::fs::write(&unsupported, [0u8, 159, 146, 150]).unwrap();
     let out = home.run(&["label", "read", unsupported.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("unsupported format"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unsupported format"),
+        "{}",
+        stderr(&out)
+    );
 }

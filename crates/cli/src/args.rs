@@ -95,7 +95,12 @@ pub struct ExplicitArgs {
     #[arg(long)]
     pub explicit: bool,
     /// Image: where the text goes.
-    #[arg(long, value_enum, default_value = "bottom-right", requires = "explicit")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "bottom-right",
+        requires = "explicit"
+    )]
     pub position: PositionArg,
     /// Image: text height as a fraction of the shortest side (at least 0.05).
     #[arg(long, default_value_t = 0.05, requires = "explicit")]
@@ -170,9 +175,7 @@ pub enum LabelCommand {
         ui_notice: bool,
     },
     /// Print a file's label: the seven Annex E keys (exit 1 when it has none).
-    Read {
-        file: PathBuf,
-    },
+    Read { file: PathBuf },
     /// Check files against GB 45438 rule by rule; exit 1 unless every file conforms.
     Verify {
         #[arg(required = true)]

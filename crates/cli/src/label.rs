@@ -6,9 +6,11 @@ use anyhow::anyhow;
 use serde_json::{Value, json};
 use warden_mark::{AigcLabel, Generated, file};
 
-use crate::args::{CueArg, ExplicitArgs, GeneratedArg, LabelCommand, OutputArgs, PositionArg, TextMarkArg};
-use warden_mark::explicit::{audio::CuePlacement, image::Position, text::TextMark};
+use crate::args::{
+    CueArg, ExplicitArgs, GeneratedArg, LabelCommand, OutputArgs, PositionArg, TextMarkArg,
+};
 use crate::exit::{self, Failure};
+use warden_mark::explicit::{audio::CuePlacement, image::Position, text::TextMark};
 
 type Outcome = Result<u8, Failure>;
 
@@ -38,19 +40,19 @@ fn text_mark(arg: TextMarkArg) -> TextMark {
 }
 
 fn explicit_options(args: &ExplicitArgs) -> file::ExplicitOptions {
-    let mut image = warden_mark::explicit::image::ImageLabelOptions::default();
-    image.position = match args.position {
-        PositionArg::TopLeft => Position::TopLeft,
-        PositionArg::TopRight => Position::TopRight,
-        PositionArg::BottomLeft => Position::BottomLeft,
-        PositionArg::BottomRight => Position::BottomRight,
-        PositionArg::Top => Position::Top,
-        PositionArg::Bottom => Position::Bottom,
+    let defaults = warden_mark::explicit::image::ImageLabelOptions::default();
+    let image = warden_mark::explicit::image::ImageLabelOptions {
+        position: match args.position {
+            PositionArg::TopLeft => Position::TopLeft,
+            PositionArg::TopRight => Position::TopRight,
+            PositionArg::BottomLeft => Position::BottomLeft,
+            PositionArg::BottomRight => Position::BottomRight,
+            PositionArg::Top => Position::Top,
+            PositionArg::Bottom => Position::Bottom,
+        },
+        height_fraction: args.height_fraction,
+        text: args.wording.clone().unwrap_or(defaults.text),
     };
-    image.height_fraction = args.height_fraction;
-    if let Some(wording) = &args.wording {
-        image.text = wording.clone();
-    }
     file::ExplicitOptions {
         image,
         cue: Some(match args.cue {
@@ -64,17 +66,22 @@ fn explicit_options(args: &ExplicitArgs) -> file::ExplicitOptions {
 
 fn destination(input: &Path, output: &OutputArgs) -> Result<PathBuf, Failure> {
     match (&output.output, output.in_place) {
-        (Some(path), false) if path == input => {
-            Err(Failure::usage(anyhow!("-o names the input file; pass --in-place to replace it")))
-        }
+        (Some(path), false) if path == input => Err(Failure::usage(anyhow!(
+            "-o names the input file; pass --in-place to replace it"
+        ))),
         (Some(path), false) => Ok(path.clone()),
         (None, true) => Ok(input.to_owned()),
-        _ => Err(Failure::usage(anyhow!("say where to write: -o OUT, or --in-place to replace the input"))),
+        _ => Err(Failure::usage(anyhow!(
+            "say where to write: -o OUT, or --in-place to replace the input"
+        ))),
     }
 }
 
 fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
 }
 
 fn label_json(label: &AigcLabel) -> Value {
@@ -84,18 +91,36 @@ fn label_json(label: &AigcLabel) -> Value {
 /// Run a `warden label` command.
 pub fn run(command: LabelCommand, json_output: bool) -> Outcome {
     match command {
-        LabelCommand::Text { mark, wording, ui_notice } => {
+        LabelCommand::Text {
+            mark,
+            wording,
+            ui_notice,
+        } => {
             if ui_notice {
-                println!("{}", warden_mark::explicit::text::ui_notice(wording.as_deref())?);
+                println!(
+                    "{}",
+                    warden_mark::explicit::text::ui_notice(wording.as_deref())?
+                );
                 return Ok(exit::OK);
             }
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
                 .map_err(|e| Failure::usage(anyhow!("standard input is not UTF-8 text: {e}")))?;
-            print!("{}", warden_mark::explicit::text::mark_text(&text, text_mark(mark), wording.as_deref())?);
+            print!(
+                "{}",
+                warden_mark::explicit::text::mark_text(&text, text_mark(mark), wording.as_deref())?
+            );
             Ok(exit::OK)
         }
-        LabelCommand::Embed { input, output, producer, produce_id, label, reserved_code1, explicit } => {
+        LabelCommand::Embed {
+            input,
+            output,
+            producer,
+            produce_id,
+            label,
+            reserved_code1,
+            explicit,
+        } => {
             let destination = destination(&input, &output)?;
             let mut aigc = AigcLabel::new(generated(label), &producer, &produce_id)?;
             if let Some(reserved) = reserved_code1 {
@@ -103,18 +128,34 @@ pub fn run(command: LabelCommand, json_output: bool) -> Outcome {
                 aigc.validate()?;
             }
             let (format, visible) = if explicit.explicit {
-                let (format, outcome) = file::embed_explicit(&input, &destination, &aigc, &explicit_options(&explicit))?;
+                let (format, outcome) = file::embed_explicit(
+                    &input,
+                    &destination,
+                    &aigc,
+                    &explicit_options(&explicit),
+                )?;
                 (format, Some(outcome))
             } else {
                 (file::embed(&input, &destination, &aigc)?, None)
             };
             if json_output {
-                print_json(&json!({"file": destination, "format": format, "label": label_json(&aigc), "explicit": visible}));
+                print_json(
+                    &json!({"file": destination, "format": format, "label": label_json(&aigc), "explicit": visible}),
+                );
             } else {
-                println!("{}: labelled ({}) {}", destination.display(), format.name(), aigc.to_json());
+                println!(
+                    "{}: labelled ({}) {}",
+                    destination.display(),
+                    format.name(),
+                    aigc.to_json()
+                );
                 if let Some(outcome) = visible {
                     match outcome.height_ratio {
-                        Some(ratio) => println!("  explicit: {} with text height {:.1} % of the shortest side", outcome.kind, ratio * 100.0),
+                        Some(ratio) => println!(
+                            "  explicit: {} with text height {:.1} % of the shortest side",
+                            outcome.kind,
+                            ratio * 100.0
+                        ),
                         None => println!("  explicit: {}", outcome.kind),
                     }
                 }
@@ -129,7 +170,11 @@ pub fn run(command: LabelCommand, json_output: bool) -> Outcome {
                 return Ok(exit::CHECK_FAILED);
             };
             if values.len() > 1 {
-                eprintln!("warden: {}: {} labels found (GB 45438 allows one); showing the first", path.display(), values.len());
+                eprintln!(
+                    "warden: {}: {} labels found (GB 45438 allows one); showing the first",
+                    path.display(),
+                    values.len()
+                );
             }
             let inspection = warden_mark::label::inspect(first);
             if json_output {
@@ -149,7 +194,11 @@ pub fn run(command: LabelCommand, json_output: bool) -> Outcome {
             }
             Ok(exit::OK)
         }
-        LabelCommand::Verify { files, declared, detected } => {
+        LabelCommand::Verify {
+            files,
+            declared,
+            detected,
+        } => {
             let mut all_ok = true;
             let mut reports = Vec::new();
             for path in &files {
@@ -161,16 +210,29 @@ pub fn run(command: LabelCommand, json_output: bool) -> Outcome {
                     value["display"] = serde_json::to_value(&display).unwrap_or(Value::Null);
                     reports.push(value);
                 } else {
-                    let verdict = if report.conformant { "CONFORMANT" } else { "NOT CONFORMANT" };
+                    let verdict = if report.conformant {
+                        "CONFORMANT"
+                    } else {
+                        "NOT CONFORMANT"
+                    };
                     println!("{}: {verdict}", report.file);
                     if let Some(error) = &report.error {
                         println!("  error: {error}");
                     }
                     for check in &report.checks {
-                        println!("  [{}] {:<10} {}", if check.passed { "ok" } else { "!!" }, check.rule, check.detail);
+                        println!(
+                            "  [{}] {:<10} {}",
+                            if check.passed { "ok" } else { "!!" },
+                            check.rule,
+                            check.detail
+                        );
                     }
                     if let Some(display) = display {
-                        println!("  show as: {} ({})", display.notice.unwrap_or("no notice required"), display.reason);
+                        println!(
+                            "  show as: {} ({})",
+                            display.notice.unwrap_or("no notice required"),
+                            display.reason
+                        );
                     }
                 }
             }
@@ -179,14 +241,34 @@ pub fn run(command: LabelCommand, json_output: bool) -> Outcome {
             }
             Ok(if all_ok { exit::OK } else { exit::CHECK_FAILED })
         }
-        LabelCommand::Propagate { input, output, propagator, propagate_id, reserved_code2, declared, detected } => {
+        LabelCommand::Propagate {
+            input,
+            output,
+            propagator,
+            propagate_id,
+            reserved_code2,
+            declared,
+            detected,
+        } => {
             let destination = destination(&input, &output)?;
-            let written = file::propagate(&input, &destination, &propagator, &propagate_id, reserved_code2.as_deref(), declared, detected)?;
+            let written = file::propagate(
+                &input,
+                &destination,
+                &propagator,
+                &propagate_id,
+                reserved_code2.as_deref(),
+                declared,
+                detected,
+            )?;
             match (written, json_output) {
-                (Some(label), true) => print_json(&json!({"file": destination, "label": label_json(&label)})),
+                (Some(label), true) => {
+                    print_json(&json!({"file": destination, "label": label_json(&label)}))
+                }
                 (Some(label), false) => println!("{}: {}", destination.display(), label.to_json()),
                 (None, true) => print_json(&json!({"file": Value::Null, "label": Value::Null})),
-                (None, false) => println!("no label, declaration or detection: nothing to propagate, nothing written"),
+                (None, false) => println!(
+                    "no label, declaration or detection: nothing to propagate, nothing written"
+                ),
             }
             Ok(exit::OK)
         }

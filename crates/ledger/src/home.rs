@@ -57,7 +57,11 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { addr: default_addr(), max_body_bytes: default_max_body(), max_upload_bytes: default_max_upload() }
+        Self {
+            addr: default_addr(),
+            max_body_bytes: default_max_body(),
+            max_upload_bytes: default_max_upload(),
+        }
     }
 }
 

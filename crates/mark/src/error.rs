@@ -6,12 +6,20 @@
 pub enum MarkError {
     /// The file ends before a structure it declares.
     #[error("truncated {format} file: {detail}")]
-    Truncated { format: &'static str, detail: String },
+    Truncated {
+        format: &'static str,
+        detail: String,
+    },
     /// The file's structure is invalid.
     #[error("corrupt {format} file: {detail}")]
-    Corrupt { format: &'static str, detail: String },
+    Corrupt {
+        format: &'static str,
+        detail: String,
+    },
     /// The format is not one Warden can label.
-    #[error("unsupported format: {0}; Warden labels PNG, JPEG, WebP, WAV, MP3, MP4/M4A, DOCX/XLSX/PPTX, PDF, Markdown and plain text")]
+    #[error(
+        "unsupported format: {0}; Warden labels PNG, JPEG, WebP, WAV, MP3, MP4/M4A, DOCX/XLSX/PPTX, PDF, Markdown and plain text"
+    )]
     Unsupported(String),
     /// The label value is not a valid GB 45438 Annex E label.
     #[error("invalid label: {0}")]
@@ -23,11 +31,17 @@ pub enum MarkError {
 
 impl MarkError {
     pub fn truncated(format: &'static str, detail: impl Into<String>) -> Self {
-        Self::Truncated { format, detail: detail.into() }
+        Self::Truncated {
+            format,
+            detail: detail.into(),
+        }
     }
 
     pub fn corrupt(format: &'static str, detail: impl Into<String>) -> Self {
-        Self::Corrupt { format, detail: detail.into() }
+        Self::Corrupt {
+            format,
+            detail: detail.into(),
+        }
     }
 
     /// Map an unexpected end of input to [`MarkError::Truncated`].

@@ -46,7 +46,12 @@ pub fn read_values(path: &Path, format: Format) -> Result<Vec<String>, MarkError
 
 /// Write `output` as a copy of `input` carrying exactly one label `value`. Atomic: the result is
 /// renamed into place only when complete.
-pub fn write_value(input: &Path, output: &Path, format: Format, value: &str) -> Result<(), MarkError> {
+pub fn write_value(
+    input: &Path,
+    output: &Path,
+    format: Format,
+    value: &str,
+) -> Result<(), MarkError> {
     if format == Format::Text {
         if input != output {
             atomic_write(output, |out| {
@@ -54,10 +59,14 @@ pub fn write_value(input: &Path, output: &Path, format: Format, value: &str) -> 
                 Ok(())
             })?;
         }
-        return atomic_write(&text::sidecar_path(output), |out| Ok(out.write_all(value.as_bytes())?));
+        return atomic_write(&text::sidecar_path(output), |out| {
+            Ok(out.write_all(value.as_bytes())?)
+        });
     }
     let mut source = BufReader::with_capacity(64 * 1024, File::open(input)?);
-    atomic_write(output, |out| formats::write(format, &mut source, out, value))
+    atomic_write(output, |out| {
+        formats::write(format, &mut source, out, value)
+    })
 }
 
 /// Embed `label` into `input`, writing `output`.
@@ -106,10 +115,15 @@ pub fn propagate(
     let mut label = match existing {
         Some(label) => label,
         None => {
-            let Some(generated) = verify::platform_display(&values, user_declared, detected).generated else {
+            let Some(generated) =
+                verify::platform_display(&values, user_declared, detected).generated
+            else {
                 return Ok(None);
             };
-            AigcLabel { label: generated.code().to_owned(), ..AigcLabel::default() }
+            AigcLabel {
+                label: generated.code().to_owned(),
+                ..AigcLabel::default()
+            }
         }
     };
     label.propagate(propagator, propagate_id, reserved_code2)?;
@@ -122,16 +136,24 @@ pub fn atomic_write(
     destination: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> Result<(), MarkError>,
 ) -> Result<(), MarkError> {
-    let folder = destination.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let folder = destination
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let temporary: PathBuf = folder.join(format!(
         ".{}.warden-{}.tmp",
-        destination.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+        destination
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("out"),
         std::process::id()
     ));
     let result = (|| {
         let mut out = BufWriter::with_capacity(64 * 1024, File::create(&temporary)?);
         fill(&mut out)?;
-        let file = out.into_inner().map_err(|e| MarkError::Io(e.into_error()))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| MarkError::Io(e.into_error()))?;
         file.sync_all()?;
         fs::rename(&temporary, destination)?;
         Ok(())
@@ -179,7 +201,13 @@ mod tests {
         let path = dir.path().join("blob.bin");
         fs::write(&path, [0u8, 1, 2, 3]).unwrap();
         let report = verify(&path);
-        assert!(!report.conformant && report.error.as_deref().is_some_and(|e| e.contains("unsupported")));
+        assert!(
+            !report.conformant
+                && report
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("unsupported"))
+        );
     }
 }
 
@@ -221,11 +249,22 @@ pub fn embed_explicit(
     let value = label.to_json();
     let outcome = match format {
         Format::Png | Format::Jpeg => {
-            let kind = if format == Format::Png { ::image::ImageFormat::Png } else { ::image::ImageFormat::Jpeg };
-            let (pixels, label_box) = image_label::label_file(&fs::read(input)?, kind, &options.image)?;
+            let kind = if format == Format::Png {
+                ::image::ImageFormat::Png
+            } else {
+                ::image::ImageFormat::Jpeg
+            };
+            let (pixels, label_box) =
+                image_label::label_file(&fs::read(input)?, kind, &options.image)?;
             let mut source = std::io::Cursor::new(pixels);
-            atomic_write(output, |out| formats::write(format, &mut source, out, &value))?;
-            ExplicitOutcome { kind: "image-text", height_ratio: Some(label_box.ratio()), label_box: Some(label_box) }
+            atomic_write(output, |out| {
+                formats::write(format, &mut source, out, &value)
+            })?;
+            ExplicitOutcome {
+                kind: "image-text",
+                height_ratio: Some(label_box.ratio()),
+                label_box: Some(label_box),
+            }
         }
         Format::Wav => {
             let staged = output.with_file_name(format!(
@@ -235,12 +274,22 @@ pub fn embed_explicit(
             ));
             let result = (|| {
                 let mut source = BufReader::with_capacity(64 * 1024, File::open(input)?);
-                atomic_write(&staged, |out| audio::add_cue(&mut source, out, options.cue.unwrap_or(audio::CuePlacement::Start)))?;
+                atomic_write(&staged, |out| {
+                    audio::add_cue(
+                        &mut source,
+                        out,
+                        options.cue.unwrap_or(audio::CuePlacement::Start),
+                    )
+                })?;
                 write_value(&staged, output, format, &value)
             })();
             let _ = fs::remove_file(&staged);
             result?;
-            ExplicitOutcome { kind: "audio-cue", label_box: None, height_ratio: None }
+            ExplicitOutcome {
+                kind: "audio-cue",
+                label_box: None,
+                height_ratio: None,
+            }
         }
         Format::Markdown | Format::Text => {
             let original = fs::read_to_string(input)?;
@@ -248,12 +297,20 @@ pub fn embed_explicit(
             let marked = text_label::mark_text(&original, mark, options.wording.as_deref())?;
             if format == Format::Text {
                 atomic_write(output, |out| Ok(out.write_all(marked.as_bytes())?))?;
-                atomic_write(&text::sidecar_path(output), |out| Ok(out.write_all(value.as_bytes())?))?;
+                atomic_write(&text::sidecar_path(output), |out| {
+                    Ok(out.write_all(value.as_bytes())?)
+                })?;
             } else {
                 let mut source = std::io::Cursor::new(marked.into_bytes());
-                atomic_write(output, |out| formats::write(format, &mut source, out, &value))?;
+                atomic_write(output, |out| {
+                    formats::write(format, &mut source, out, &value)
+                })?;
             }
-            ExplicitOutcome { kind: "text-mark", label_box: None, height_ratio: None }
+            ExplicitOutcome {
+                kind: "text-mark",
+                label_box: None,
+                height_ratio: None,
+            }
         }
         other => {
             return Err(MarkError::Unsupported(format!(

@@ -10,8 +10,15 @@ use serde_json::{Map, Value};
 use crate::error::MarkError;
 
 /// The seven keys, in Annex E order.
-pub const KEYS: [&str; 7] =
-    ["Label", "ContentProducer", "ProduceID", "ReservedCode1", "ContentPropagator", "PropagateID", "ReservedCode2"];
+pub const KEYS: [&str; 7] = [
+    "Label",
+    "ContentProducer",
+    "ProduceID",
+    "ReservedCode1",
+    "ContentPropagator",
+    "PropagateID",
+    "ReservedCode2",
+];
 
 /// Annex E c): whether the content is AI-generated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -94,7 +101,12 @@ impl AigcLabel {
     }
 
     /// A propagating platform's update: only its own fields change.
-    pub fn propagate(&mut self, propagator: &str, propagate_id: &str, reserved_code2: Option<&str>) -> Result<(), MarkError> {
+    pub fn propagate(
+        &mut self,
+        propagator: &str,
+        propagate_id: &str,
+        reserved_code2: Option<&str>,
+    ) -> Result<(), MarkError> {
         let mut updated = self.clone();
         updated.content_propagator = propagator.to_owned();
         updated.propagate_id = propagate_id.to_owned();
@@ -183,7 +195,11 @@ pub struct Check {
 
 impl Check {
     fn new(rule: &'static str, passed: bool, detail: impl Into<String>) -> Self {
-        Self { rule, passed, detail: detail.into() }
+        Self {
+            rule,
+            passed,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -205,7 +221,11 @@ pub fn inspect(text: &str) -> Inspection {
             Err(error) => format!("the AIGC value is not valid JSON ({error})"),
             Ok(_) => "the AIGC value must be a JSON object".to_owned(),
         };
-        return Inspection { label: None, wrapped: false, checks: vec![Check::new("json", false, detail)] };
+        return Inspection {
+            label: None,
+            wrapped: false,
+            checks: vec![Check::new("json", false, detail)],
+        };
     };
     let (object, wrapped): (Map<String, Value>, bool) = match object.get("AIGC") {
         Some(Value::Object(inner)) if object.len() == 1 => (inner.clone(), true),
@@ -213,14 +233,26 @@ pub fn inspect(text: &str) -> Inspection {
             return Inspection {
                 label: None,
                 wrapped: true,
-                checks: vec![Check::new("json", false, "the wrapped form needs an object under \"AIGC\"")],
+                checks: vec![Check::new(
+                    "json",
+                    false,
+                    "the wrapped form needs an object under \"AIGC\"",
+                )],
             };
         }
         _ => (object, false),
     };
     let mut checks = vec![Check::new("json", true, "the value is a JSON object")];
-    let missing: Vec<&str> = KEYS.iter().copied().filter(|key| !object.contains_key(*key)).collect();
-    let unknown: Vec<&str> = object.keys().map(String::as_str).filter(|key| !KEYS.contains(key)).collect();
+    let missing: Vec<&str> = KEYS
+        .iter()
+        .copied()
+        .filter(|key| !object.contains_key(*key))
+        .collect();
+    let unknown: Vec<&str> = object
+        .keys()
+        .map(String::as_str)
+        .filter(|key| !KEYS.contains(key))
+        .collect();
     checks.push(Check::new(
         "keys",
         missing.is_empty() && unknown.is_empty(),
@@ -228,7 +260,11 @@ pub fn inspect(text: &str) -> Inspection {
             (true, true) => "all seven Annex E keys are present".to_owned(),
             (false, true) => format!("missing keys: {}", missing.join(", ")),
             (true, false) => format!("keys Annex E does not define: {}", unknown.join(", ")),
-            (false, false) => format!("missing keys: {}; undefined keys: {}", missing.join(", "), unknown.join(", ")),
+            (false, false) => format!(
+                "missing keys: {}; undefined keys: {}",
+                missing.join(", "),
+                unknown.join(", ")
+            ),
         },
     ));
     let mut label = AigcLabel::default();
@@ -249,7 +285,10 @@ pub fn inspect(text: &str) -> Inspection {
         if not_strings.is_empty() {
             "every value is a string".to_owned()
         } else {
-            format!("values must be strings (e.g. \"Label\":\"1\", not 1): {}", not_strings.join(", "))
+            format!(
+                "values must be strings (e.g. \"Label\":\"1\", not 1): {}",
+                not_strings.join(", ")
+            )
         },
     ));
     checks.push(Check::new(
@@ -258,14 +297,22 @@ pub fn inspect(text: &str) -> Inspection {
         if Generated::from_code(&label.label).is_some() {
             format!("Label is \"{}\"", label.label)
         } else {
-            format!("Label must be \"1\" (is), \"2\" (possibly) or \"3\" (suspected), not \"{}\"", label.label)
+            format!(
+                "Label must be \"1\" (is), \"2\" (possibly) or \"3\" (suspected), not \"{}\"",
+                label.label
+            )
         },
     ));
     let bad_chars: Vec<String> = KEYS
         .iter()
         .filter(|key| label.get(key).chars().any(|c| !allowed_char(c)))
         .map(|key| {
-            let bad: String = label.get(key).chars().filter(|c| !allowed_char(*c)).take(3).collect();
+            let bad: String = label
+                .get(key)
+                .chars()
+                .filter(|c| !allowed_char(*c))
+                .take(3)
+                .collect();
             format!("{key} ({bad:?})")
         })
         .collect();
@@ -309,7 +356,11 @@ pub fn inspect(text: &str) -> Inspection {
             "ContentPropagator and PropagateID must both be set or both be empty"
         },
     ));
-    Inspection { label: Some(label), wrapped, checks }
+    Inspection {
+        label: Some(label),
+        wrapped,
+        checks,
+    }
 }
 
 #[cfg(test)]
@@ -332,38 +383,87 @@ mod tests {
         let mut label = AigcLabel::new(Generated::Is, "PRODUCER", "p-1").unwrap();
         label.reserved_code1 = "e862483430d978cbf828b8b24296ef9328d843a0".into();
         label.propagate("PLATFORM", "q-9", Some("sig")).unwrap();
-        assert_eq!((label.content_producer.as_str(), label.produce_id.as_str()), ("PRODUCER", "p-1"));
-        assert_eq!(label.reserved_code1, "e862483430d978cbf828b8b24296ef9328d843a0");
-        assert_eq!((label.content_propagator.as_str(), label.propagate_id.as_str(), label.reserved_code2.as_str()), ("PLATFORM", "q-9", "sig"));
+        assert_eq!(
+            (label.content_producer.as_str(), label.produce_id.as_str()),
+            ("PRODUCER", "p-1")
+        );
+        assert_eq!(
+            label.reserved_code1,
+            "e862483430d978cbf828b8b24296ef9328d843a0"
+        );
+        assert_eq!(
+            (
+                label.content_propagator.as_str(),
+                label.propagate_id.as_str(),
+                label.reserved_code2.as_str()
+            ),
+            ("PLATFORM", "q-9", "sig")
+        );
         assert!(label.propagate("平台", "x", None).is_err());
-        assert_eq!(label.content_propagator, "PLATFORM", "a refused update changes nothing");
+        assert_eq!(
+            label.content_propagator, "PLATFORM",
+            "a refused update changes nothing"
+        );
     }
 
     #[track_caller]
     fn failing(text: &str) -> Vec<&'static str> {
-        inspect(text).checks.into_iter().filter(|c| !c.passed).map(|c| c.rule).collect()
+        inspect(text)
+            .checks
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.rule)
+            .collect()
     }
 
     #[test]
     fn each_rule_is_checked_on_its_own() {
-        let good = AigcLabel::new(Generated::Possibly, "P", "1").unwrap().to_json();
+        let good = AigcLabel::new(Generated::Possibly, "P", "1")
+            .unwrap()
+            .to_json();
         assert!(failing(&good).is_empty());
         assert_eq!(failing("not json"), vec!["json"]);
         assert_eq!(failing("[1]"), vec!["json"]);
         assert_eq!(failing(r#"{"AIGC":"x"}"#), vec!["json"]);
-        assert_eq!(failing(&good.replace(r#""Label":"2""#, r#""Label":2"#)), vec!["values"]);
-        assert_eq!(failing(&good.replace(r#""Label":"2""#, r#""Label":"4""#)), vec!["label"]);
-        assert_eq!(failing(&good.replace(r#","ReservedCode2":"""#, "")), vec!["keys"]);
-        assert_eq!(failing(&good.replace(r#""ReservedCode2":"""#, r#""ReservedCode2":"","Extra":"""#)), vec!["keys"]);
-        assert_eq!(failing(&good.replace(r#""ProduceID":"1""#, r#""ProduceID":"a b""#)), vec!["charset"]);
-        assert_eq!(failing(&good.replace(r#""ProduceID":"1""#, r#""ProduceID":"编号""#)), vec!["charset"]);
-        assert_eq!(failing(&good.replace(r#""ContentProducer":"P""#, r#""ContentProducer":"""#)), vec!["producer"]);
-        assert_eq!(failing(&good.replace(r#""PropagateID":"1""#, r#""PropagateID":"""#)), vec!["propagator"]);
+        assert_eq!(
+            failing(&good.replace(r#""Label":"2""#, r#""Label":2"#)),
+            vec!["values"]
+        );
+        assert_eq!(
+            failing(&good.replace(r#""Label":"2""#, r#""Label":"4""#)),
+            vec!["label"]
+        );
+        assert_eq!(
+            failing(&good.replace(r#","ReservedCode2":"""#, "")),
+            vec!["keys"]
+        );
+        assert_eq!(
+            failing(&good.replace(r#""ReservedCode2":"""#, r#""ReservedCode2":"","Extra":"""#)),
+            vec!["keys"]
+        );
+        assert_eq!(
+            failing(&good.replace(r#""ProduceID":"1""#, r#""ProduceID":"a b""#)),
+            vec!["charset"]
+        );
+        assert_eq!(
+            failing(&good.replace(r#""ProduceID":"1""#, r#""ProduceID":"编号""#)),
+            vec!["charset"]
+        );
+        assert_eq!(
+            failing(&good.replace(r#""ContentProducer":"P""#, r#""ContentProducer":"""#)),
+            vec!["producer"]
+        );
+        assert_eq!(
+            failing(&good.replace(r#""PropagateID":"1""#, r#""PropagateID":"""#)),
+            vec!["propagator"]
+        );
     }
 
     #[test]
     fn quotes_are_allowed_escaped_but_backslashes_are_not() {
-        assert!(allowed_char('"') && !allowed_char('\\') && !allowed_char(' ') && !allowed_char('é'));
+        assert!(
+            allowed_char('"') && !allowed_char('\\') && !allowed_char(' ') && !allowed_char('é')
+        );
         assert!(AigcLabel::new(Generated::Is, "A\"B", "1").is_ok());
         assert!(AigcLabel::new(Generated::Is, "A\\B", "1").is_err());
     }

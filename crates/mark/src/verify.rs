@@ -43,7 +43,9 @@ pub fn report(file: &str, format: Format, values: &[String]) -> FileReport {
         detail: match values.len() {
             0 => "exactly one label is required".to_owned(),
             1 => "exactly one label".to_owned(),
-            n => format!("{n} labels found; GB 45438 6.1 c) allows exactly one (re-embed to replace them)"),
+            n => format!(
+                "{n} labels found; GB 45438 6.1 c) allows exactly one (re-embed to replace them)"
+            ),
         },
     });
     let mut label = None;
@@ -53,12 +55,28 @@ pub fn report(file: &str, format: Format, values: &[String]) -> FileReport {
         checks.extend(inspection.checks);
     }
     let conformant = checks.iter().all(|check| check.passed);
-    FileReport { file: file.to_owned(), format: Some(format), conformant, label, labels_found: values.len(), checks, error: None }
+    FileReport {
+        file: file.to_owned(),
+        format: Some(format),
+        conformant,
+        label,
+        labels_found: values.len(),
+        checks,
+        error: None,
+    }
 }
 
 /// A report for a file that could not be examined.
 pub fn unreadable(file: &str, format: Option<Format>, error: String) -> FileReport {
-    FileReport { file: file.to_owned(), format, conformant: false, label: None, labels_found: 0, checks: Vec::new(), error: Some(error) }
+    FileReport {
+        file: file.to_owned(),
+        format,
+        conformant: false,
+        label: None,
+        labels_found: 0,
+        checks: Vec::new(),
+        error: Some(error),
+    }
 }
 
 /// What a platform must show, and the label it should carry on.
@@ -74,21 +92,51 @@ pub struct Display {
 /// otherwise a label that is present but invalid, or the platform's own detection → suspected.
 /// An existing "2" or "3" label is carried over.
 pub fn platform_display(values: &[String], user_declared: bool, detected: bool) -> Display {
-    let parsed: Vec<AigcLabel> = values.iter().filter_map(|value| AigcLabel::parse(value).ok()).collect();
-    let show = |generated: Generated, reason: String| Display { generated: Some(generated), notice: Some(generated.notice()), reason };
-    if let Some(generated) = parsed.iter().filter_map(AigcLabel::generated).min_by_key(|g| g.code()) {
-        return show(generated, format!("the file's implicit label says Label=\"{}\"", generated.code()));
+    let parsed: Vec<AigcLabel> = values
+        .iter()
+        .filter_map(|value| AigcLabel::parse(value).ok())
+        .collect();
+    let show = |generated: Generated, reason: String| Display {
+        generated: Some(generated),
+        notice: Some(generated.notice()),
+        reason,
+    };
+    if let Some(generated) = parsed
+        .iter()
+        .filter_map(AigcLabel::generated)
+        .min_by_key(|g| g.code())
+    {
+        return show(
+            generated,
+            format!(
+                "the file's implicit label says Label=\"{}\"",
+                generated.code()
+            ),
+        );
     }
     if user_declared {
-        return show(Generated::Possibly, "the uploader declared the content AI-generated".into());
+        return show(
+            Generated::Possibly,
+            "the uploader declared the content AI-generated".into(),
+        );
     }
     if !values.is_empty() {
-        return show(Generated::Suspected, "the file carries an AIGC label that does not conform to Annex E".into());
+        return show(
+            Generated::Suspected,
+            "the file carries an AIGC label that does not conform to Annex E".into(),
+        );
     }
     if detected {
-        return show(Generated::Suspected, "the platform's own detection found traces of AI generation".into());
+        return show(
+            Generated::Suspected,
+            "the platform's own detection found traces of AI generation".into(),
+        );
     }
-    Display { generated: None, notice: None, reason: "no label, declaration or detection: no notice required".into() }
+    Display {
+        generated: None,
+        notice: None,
+        reason: "no label, declaration or detection: no notice required".into(),
+    }
 }
 
 #[cfg(test)]
@@ -104,27 +152,63 @@ mod tests {
         let report = report("a.png", Format::Png, &[value(Generated::Is)]);
         assert!(report.conformant, "{report:?}");
         let rules: Vec<&str> = report.checks.iter().map(|c| c.rule).collect();
-        assert_eq!(rules, vec!["present", "one_label", "json", "keys", "values", "label", "charset", "producer", "propagator"]);
+        assert_eq!(
+            rules,
+            vec![
+                "present",
+                "one_label",
+                "json",
+                "keys",
+                "values",
+                "label",
+                "charset",
+                "producer",
+                "propagator"
+            ]
+        );
     }
 
     #[test]
     fn missing_and_duplicate_labels_fail_by_name() {
         let failing = |values: &[String]| -> Vec<&'static str> {
-            report("f", Format::Wav, values).checks.into_iter().filter(|c| !c.passed).map(|c| c.rule).collect()
+            report("f", Format::Wav, values)
+                .checks
+                .into_iter()
+                .filter(|c| !c.passed)
+                .map(|c| c.rule)
+                .collect()
         };
         assert_eq!(failing(&[]), vec!["present", "one_label"]);
-        assert_eq!(failing(&[value(Generated::Is), value(Generated::Is)]), vec!["one_label"]);
-        assert_eq!(failing(&["{\"Label\":1}".to_owned()]), vec!["keys", "values", "producer"]);
+        assert_eq!(
+            failing(&[value(Generated::Is), value(Generated::Is)]),
+            vec!["one_label"]
+        );
+        assert_eq!(
+            failing(&["{\"Label\":1}".to_owned()]),
+            vec!["keys", "values", "producer"]
+        );
     }
 
     #[test]
     fn platform_duty_follows_article_6() {
         let is = platform_display(&[value(Generated::Is)], false, false);
         assert_eq!(is.generated, Some(Generated::Is));
-        assert_eq!(platform_display(&[], true, true).generated, Some(Generated::Possibly));
-        assert_eq!(platform_display(&[], false, true).generated, Some(Generated::Suspected));
-        assert_eq!(platform_display(&["junk".into()], false, false).generated, Some(Generated::Suspected));
-        assert_eq!(platform_display(&[value(Generated::Suspected)], true, false).generated, Some(Generated::Suspected));
+        assert_eq!(
+            platform_display(&[], true, true).generated,
+            Some(Generated::Possibly)
+        );
+        assert_eq!(
+            platform_display(&[], false, true).generated,
+            Some(Generated::Suspected)
+        );
+        assert_eq!(
+            platform_display(&["junk".into()], false, false).generated,
+            Some(Generated::Suspected)
+        );
+        assert_eq!(
+            platform_display(&[value(Generated::Suspected)], true, false).generated,
+            Some(Generated::Suspected)
+        );
         let none = platform_display(&[], false, false);
         assert_eq!((none.generated, none.notice), (None, None));
     }

@@ -130,9 +130,16 @@ fn occurrences(packet: &str) -> Vec<Occurrence> {
         while let Some(at) = packet[from..].find(&open) {
             let start = from + at;
             let value_start = start + open.len();
-            let Some(len) = packet[value_start..].find(&close) else { break };
+            let Some(len) = packet[value_start..].find(&close) else {
+                break;
+            };
             let value_end = value_start + len;
-            found.push(Occurrence { start, end: value_end + close.len(), value_start, value_end });
+            found.push(Occurrence {
+                start,
+                end: value_end + close.len(),
+                value_start,
+                value_end,
+            });
             from = value_end + close.len();
         }
         let attribute = format!("{prefix}:AIGC=");
@@ -145,14 +152,21 @@ fn occurrences(packet: &str) -> Vec<Occurrence> {
                 continue;
             };
             let value_start = quote_at + 1;
-            let Some(len) = packet[value_start..].find(quote) else { break };
+            let Some(len) = packet[value_start..].find(quote) else {
+                break;
+            };
             let value_end = value_start + len;
             // Include the whitespace before the attribute so removing it leaves tidy XML.
             let mut begin = start;
             while begin > 0 && packet.as_bytes()[begin - 1].is_ascii_whitespace() {
                 begin -= 1;
             }
-            found.push(Occurrence { start: begin, end: value_end + 1, value_start, value_end });
+            found.push(Occurrence {
+                start: begin,
+                end: value_end + 1,
+                value_start,
+                value_end,
+            });
             from = value_end + 1;
         }
     }
@@ -162,7 +176,10 @@ fn occurrences(packet: &str) -> Vec<Occurrence> {
 
 /// Every label value in the packet, unescaped, in document order.
 pub fn read_values(packet: &str) -> Vec<String> {
-    occurrences(packet).iter().map(|o| unescape(packet[o.value_start..o.value_end].trim())).collect()
+    occurrences(packet)
+        .iter()
+        .map(|o| unescape(packet[o.value_start..o.value_end].trim()))
+        .collect()
 }
 
 /// `packet` with exactly one label property holding `value`; everything else is kept.
@@ -184,7 +201,12 @@ pub fn set_value(packet: &str, value: &str) -> String {
         return out;
     }
     match packet.rfind("</rdf:RDF>") {
-        Some(at) => format!("{}{}\n {}", &packet[..at], description(value), &packet[at..]),
+        Some(at) => format!(
+            "{}{}\n {}",
+            &packet[..at],
+            description(value),
+            &packet[at..]
+        ),
         None => new_packet(value),
     }
 }
@@ -221,13 +243,22 @@ mod tests {
         let updated = set_value(&existing, VALUE);
         assert_eq!(read_values(&updated), vec![VALUE.to_owned()]);
         assert!(updated.contains("<dc:creator>Ann</dc:creator>"));
-        let added = set_value("<x:xmpmeta><rdf:RDF xmlns:rdf=\"r\"></rdf:RDF></x:xmpmeta>", VALUE);
+        let added = set_value(
+            "<x:xmpmeta><rdf:RDF xmlns:rdf=\"r\"></rdf:RDF></x:xmpmeta>",
+            VALUE,
+        );
         assert_eq!(read_values(&added), vec![VALUE.to_owned()]);
-        assert_eq!(read_values(&set_value("garbage", VALUE)), vec![VALUE.to_owned()]);
+        assert_eq!(
+            read_values(&set_value("garbage", VALUE)),
+            vec![VALUE.to_owned()]
+        );
     }
 
     #[test]
     fn unescape_handles_numeric_and_broken_entities() {
-        assert_eq!(unescape("&#65;&#x42;&amp;&bogus; & end"), "AB&&bogus; & end");
+        assert_eq!(
+            unescape("&#65;&#x42;&amp;&bogus; & end"),
+            "AB&&bogus; & end"
+        );
     }
 }

@@ -220,10 +220,23 @@ pub fn table() -> Vec<Route> {
             path: "/v1/labels/embed",
             access: Access::Roles(RECORDERS),
             summary: "Embed a GB 45438 implicit label; the body is the file (raw or multipart `file`), the answer the labelled file",
-            query: &[("producer", true, "ContentProducer"), ("produce_id", true, "ProduceID"), ("label", false, "1/is (default), 2/possibly, 3/suspected"), ("reserved_code1", false, "ReservedCode1"), ("filename", false, "the file's name; its extension tells zip packages and text formats apart")],
+            query: &[
+                ("producer", true, "ContentProducer"),
+                ("produce_id", true, "ProduceID"),
+                ("label", false, "1/is (default), 2/possibly, 3/suspected"),
+                ("reserved_code1", false, "ReservedCode1"),
+                (
+                    "filename",
+                    false,
+                    "the file's name; its extension tells zip packages and text formats apart",
+                ),
+            ],
             request: Some("Upload"),
             upload: true,
-            success: (200, "the labelled file; headers x-warden-aigc and x-warden-format describe the label"),
+            success: (
+                200,
+                "the labelled file; headers x-warden-aigc and x-warden-format describe the label",
+            ),
             handler: || post(labels::embed),
         },
         Route {
@@ -242,10 +255,17 @@ pub fn table() -> Vec<Route> {
             path: "/v1/labels/verify",
             access: Access::Roles(ANY_ROLE),
             summary: "Check an uploaded file against GB 45438 rule by rule, and say what a platform must show",
-            query: &[("filename", false, "the file's name"), ("declared", false, "the uploader declared it AI-generated"), ("detected", false, "the platform's detection flags it")],
+            query: &[
+                ("filename", false, "the file's name"),
+                ("declared", false, "the uploader declared it AI-generated"),
+                ("detected", false, "the platform's detection flags it"),
+            ],
             request: Some("Upload"),
             upload: true,
-            success: (200, "conformance report with per-rule checks and the platform display"),
+            success: (
+                200,
+                "conformance report with per-rule checks and the platform display",
+            ),
             handler: || post(labels::verify),
         },
     ]

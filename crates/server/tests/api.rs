@@ -54,7 +54,10 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = ledger.clone();
         tokio::spawn(async move {
-            let options = ServerOptions { max_body_bytes: MAX_BODY, max_upload_bytes: MAX_UPLOAD };
+            let options = ServerOptions {
+                max_body_bytes: MAX_BODY,
+                max_upload_bytes: MAX_UPLOAD,
+            };
             warden_server::serve(listener, served, &options, async move {
                 let _ = stopped.await;
             })
@@ -631,60 +634,131 @@ fn wav() -> Vec<u8> {
     file
 }
 
-on_both!(labels_are_embedded_read_and_verified_over_http, async |server| {
-    let evaluator = server.key(&[Role::Evaluator]).await;
-    let user = server.key(&[Role::User]).await;
-    let original = wav();
-    let response = server
-        .request(Method::POST, "/v1/labels/embed?producer=WARDEN-TEST&produce_id=clip-1&filename=clip.wav", Some(&evaluator))
-        .body(original.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["x-warden-format"], "WAV");
-    let labelled = response.bytes().await.unwrap().to_vec();
-    assert!(labelled.len() > original.len());
-    let samples = &original[44..];
-    assert!(labelled.windows(samples.len()).any(|w| w == samples), "the audio samples are copied unchanged");
+on_both!(
+    labels_are_embedded_read_and_verified_over_http,
+    async |server| {
+        let evaluator = server.key(&[Role::Evaluator]).await;
+        let user = server.key(&[Role::User]).await;
+        let original = wav();
+        let response = server
+            .request(
+                Method::POST,
+                "/v1/labels/embed?producer=WARDEN-TEST&produce_id=clip-1&filename=clip.wav",
+                Some(&evaluator),
+            )
+            .body(original.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-warden-format"], "WAV");
+        let labelled = response.bytes().await.unwrap().to_vec();
+        assert!(labelled.len() > original.len());
+        let samples = &original[44..];
+        assert!(
+            labelled.windows(samples.len()).any(|w| w == samples),
+            "the audio samples are copied unchanged"
+        );
 
-    let (status, read) = {
-        let response = server.request(Method::POST, "/v1/labels/read", Some(&user)).body(labelled.clone()).send().await.unwrap();
-        (response.status(), response.json::<Value>().await.unwrap())
-    };
-    assert_eq!(status, StatusCode::OK, "{read}");
-    assert_eq!((read["count"].clone(), read["labels"][0]["ContentProducer"].clone()), (json!(1), json!("WARDEN-TEST")));
+        let (status, read) = {
+            let response = server
+                .request(Method::POST, "/v1/labels/read", Some(&user))
+                .body(labelled.clone())
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        };
+        assert_eq!(status, StatusCode::OK, "{read}");
+        assert_eq!(
+            (
+                read["count"].clone(),
+                read["labels"][0]["ContentProducer"].clone()
+            ),
+            (json!(1), json!("WARDEN-TEST"))
+        );
 
-    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(labelled).file_name("clip.wav"));
-    let response = server.request(Method::POST, "/v1/labels/verify", Some(&user)).multipart(form).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let report: Value = response.json().await.unwrap();
-    assert_eq!(report["conformant"], true, "{report}");
-    assert_eq!(report["display"]["generated"], "is", "{report}");
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(labelled).file_name("clip.wav"),
+        );
+        let response = server
+            .request(Method::POST, "/v1/labels/verify", Some(&user))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(report["conformant"], true, "{report}");
+        assert_eq!(report["display"]["generated"], "is", "{report}");
 
-    let response = server.request(Method::POST, "/v1/labels/verify?declared=true", Some(&user)).body(original).send().await.unwrap();
-    let report: Value = response.json().await.unwrap();
-    assert_eq!((report["conformant"].clone(), report["display"]["generated"].clone()), (json!(false), json!("possibly")), "{report}");
-});
+        let response = server
+            .request(Method::POST, "/v1/labels/verify?declared=true", Some(&user))
+            .body(original)
+            .send()
+            .await
+            .unwrap();
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(
+            (
+                report["conformant"].clone(),
+                report["display"]["generated"].clone()
+            ),
+            (json!(false), json!("possibly")),
+            "{report}"
+        );
+    }
+);
 
 on_both!(bad_uploads_get_precise_errors, async |server| {
     let key = server.admin.clone();
-    let post = |path: &str, body: Vec<u8>| server.request(Method::POST, path, Some(&key)).body(body).send();
-    let response = post("/v1/labels/embed?producer=P&produce_id=1&filename=x.bin", vec![0, 1, 2, 3]).await.unwrap();
+    let post = |path: &str, body: Vec<u8>| {
+        server
+            .request(Method::POST, path, Some(&key))
+            .body(body)
+            .send()
+    };
+    let response = post(
+        "/v1/labels/embed?producer=P&produce_id=1&filename=x.bin",
+        vec![0, 1, 2, 3],
+    )
+    .await
+    .unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let mut truncated = wav();
     truncated.truncate(60);
-    let response = post("/v1/labels/embed?producer=P&produce_id=1", truncated).await.unwrap();
+    let response = post("/v1/labels/embed?producer=P&produce_id=1", truncated)
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "corrupt_file", "{body}");
-    let response = post("/v1/labels/embed?producer=P%20Q&produce_id=1", wav()).await.unwrap();
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "a space is outside the Annex E charset");
+    let response = post("/v1/labels/embed?producer=P%20Q&produce_id=1", wav())
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a space is outside the Annex E charset"
+    );
     let response = post("/v1/labels/embed?produce_id=1", wav()).await.unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "producer is required");
-    let response = post("/v1/labels/read", vec![7; MAX_UPLOAD + 1]).await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "producer is required"
+    );
+    let response = post("/v1/labels/read", vec![7; MAX_UPLOAD + 1])
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let form = reqwest::multipart::Form::new().part("other", reqwest::multipart::Part::bytes(wav()));
-    let response = server.request(Method::POST, "/v1/labels/read", Some(&key)).multipart(form).send().await.unwrap();
+    let form =
+        reqwest::multipart::Form::new().part("other", reqwest::multipart::Part::bytes(wav()));
+    let response = server
+        .request(Method::POST, "/v1/labels/read", Some(&key))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 });

@@ -77,10 +77,17 @@ impl Format {
         if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WAVE" {
             return Ok(Format::Wav);
         }
-        if head.starts_with(b"ID3") || (head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0 && ext == Some("mp3")) {
+        if head.starts_with(b"ID3")
+            || (head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0 && ext == Some("mp3"))
+        {
             return Ok(Format::Mp3);
         }
-        if head.len() >= 8 && matches!(&head[4..8], b"ftyp" | b"moov" | b"mdat" | b"free" | b"wide" | b"skip") {
+        if head.len() >= 8
+            && matches!(
+                &head[4..8],
+                b"ftyp" | b"moov" | b"mdat" | b"free" | b"wide" | b"skip"
+            )
+        {
             return Ok(Format::Mp4);
         }
         if head.starts_with(b"%PDF-") {
@@ -125,7 +132,12 @@ pub fn read<R: Read + Seek>(format: Format, input: &mut R) -> Result<Vec<String>
 }
 
 /// Copy `input` to `output` with exactly one label holding `value`.
-pub fn write<R: Read + Seek, W: Write + Seek>(format: Format, input: &mut R, output: &mut W, value: &str) -> Result<(), MarkError> {
+pub fn write<R: Read + Seek, W: Write + Seek>(
+    format: Format,
+    input: &mut R,
+    output: &mut W,
+    value: &str,
+) -> Result<(), MarkError> {
     match format {
         Format::Png => png::write(input, output, value),
         Format::Jpeg => jpeg::write(input, output, value),
@@ -148,13 +160,31 @@ mod tests {
 
     #[test]
     fn detects_by_magic_and_extension() {
-        assert_eq!(Format::detect(b"\x89PNG\r\n\x1a\n0000", None).unwrap(), Format::Png);
-        assert_eq!(Format::detect(b"RIFF\0\0\0\0WAVEfmt ", None).unwrap(), Format::Wav);
-        assert_eq!(Format::detect(b"RIFF\0\0\0\0WEBPVP8 ", None).unwrap(), Format::Webp);
-        assert_eq!(Format::detect(b"\0\0\0\x18ftypisom", None).unwrap(), Format::Mp4);
-        assert_eq!(Format::detect(b"PK\x03\x04", Some("DOCX")).unwrap(), Format::Ooxml);
+        assert_eq!(
+            Format::detect(b"\x89PNG\r\n\x1a\n0000", None).unwrap(),
+            Format::Png
+        );
+        assert_eq!(
+            Format::detect(b"RIFF\0\0\0\0WAVEfmt ", None).unwrap(),
+            Format::Wav
+        );
+        assert_eq!(
+            Format::detect(b"RIFF\0\0\0\0WEBPVP8 ", None).unwrap(),
+            Format::Webp
+        );
+        assert_eq!(
+            Format::detect(b"\0\0\0\x18ftypisom", None).unwrap(),
+            Format::Mp4
+        );
+        assert_eq!(
+            Format::detect(b"PK\x03\x04", Some("DOCX")).unwrap(),
+            Format::Ooxml
+        );
         assert!(Format::detect(b"PK\x03\x04", Some("zip")).is_err());
-        assert_eq!(Format::detect(b"# Title", Some("md")).unwrap(), Format::Markdown);
+        assert_eq!(
+            Format::detect(b"# Title", Some("md")).unwrap(),
+            Format::Markdown
+        );
         assert!(Format::detect(b"\x00\x01\x02", Some("bin")).is_err());
     }
 }

@@ -1641,9 +1641,11 @@ fn unpredict(data: Vec<u8>, parms: Option<&Dict>) -> Result<Vec<u8>, MarkError> 
     Ok(out)
 }
 
-/// A small DEFLATE (RFC 1951) decoder with a zlib (RFC 1950) wrapper, after Mark Adler's `puff`:
-/// enough for cross-reference and object streams, with an output limit against bombs.
+/// zlib (RFC 1950) decoding for cross-reference and object streams through `flate2`, with an
+/// output limit against decompression bombs.
 mod inflate {
+    use flate2::{Decompress, FlushDecompress, Status};
+
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub(super) enum Error {
         Truncated,
@@ -1651,285 +1653,33 @@ mod inflate {
         Invalid(&'static str),
     }
 
-    type Result<T> = std::result::Result<T, Error>;
-
-    const LENGTH_BASE: [u16; 29] = [
-        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115,
-        131, 163, 195, 227, 258,
-    ];
-    const LENGTH_EXTRA: [u32; 29] = [
-        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
-    ];
-    const DIST_BASE: [u32; 30] = [
-        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
-        2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
-    ];
-    const DIST_EXTRA: [u32; 30] = [
-        0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12,
-        13, 13,
-    ];
-    const ORDER: [usize; 19] = [
-        16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
-    ];
-
-    /// Decode a zlib stream (a bare DEFLATE stream is accepted too).
-    pub(super) fn zlib(data: &[u8], limit: usize) -> Result<Vec<u8>> {
-        let body = match data {
-            [cmf, flg, rest @ ..]
-                if cmf & 0x0F == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0 =>
-            {
-                if flg & 0x20 != 0 {
-                    return Err(Error::Invalid("a preset dictionary"));
-                }
-                rest
-            }
-            _ => data,
-        };
-        raw(body, limit)
-    }
-
-    struct Bits<'a> {
-        data: &'a [u8],
-        pos: usize,
-        buf: u32,
-        count: u32,
-    }
-
-    impl Bits<'_> {
-        /// The next `n` (at most 16) bits, least significant first.
-        fn take(&mut self, n: u32) -> Result<u32> {
-            let mut value = self.buf;
-            while self.count < n {
-                let byte = *self.data.get(self.pos).ok_or(Error::Truncated)?;
-                self.pos += 1;
-                value |= u32::from(byte) << self.count;
-                self.count += 8;
-            }
-            self.buf = value >> n;
-            self.count -= n;
-            Ok(value & ((1u32 << n) - 1))
-        }
-    }
-
-    struct Huffman {
-        count: [u16; 16],
-        symbol: Vec<u16>,
-    }
-
-    impl Huffman {
-        fn new(lengths: &[u8]) -> Result<Huffman> {
-            let mut count = [0u16; 16];
-            for length in lengths {
-                let slot = count
-                    .get_mut(usize::from(*length))
-                    .ok_or(Error::Invalid("a code length over 15"))?;
-                *slot += 1;
-            }
-            let mut left: i32 = 1;
-            for codes in count.iter().skip(1) {
-                left = (left << 1) - i32::from(*codes);
-                if left < 0 {
-                    return Err(Error::Invalid("an over-subscribed Huffman code"));
-                }
-            }
-            let mut offsets = [0u16; 16];
-            let mut total = 0u16;
-            for (offset, codes) in offsets.iter_mut().zip(&count).skip(1) {
-                *offset = total;
-                total += codes;
-            }
-            let mut symbol = vec![0u16; lengths.len()];
-            for (sym, length) in lengths.iter().enumerate() {
-                if *length != 0 {
-                    let offset = offsets
-                        .get_mut(usize::from(*length))
-                        .ok_or(Error::Invalid("a bad code length"))?;
-                    let slot = symbol
-                        .get_mut(usize::from(*offset))
-                        .ok_or(Error::Invalid("a bad code"))?;
-                    *slot = u16::try_from(sym).map_err(|_| Error::Invalid("too many symbols"))?;
-                    *offset += 1;
-                }
-            }
-            Ok(Huffman { count, symbol })
-        }
-
-        fn decode(&self, bits: &mut Bits<'_>) -> Result<u16> {
-            let (mut code, mut first, mut index) = (0i32, 0i32, 0i32);
-            for count in self.count.iter().skip(1) {
-                code |= bits.take(1)? as i32;
-                let count = i32::from(*count);
-                if code - count < first {
-                    return usize::try_from(index + (code - first))
-                        .ok()
-                        .and_then(|at| self.symbol.get(at).copied())
-                        .ok_or(Error::Invalid("a bad Huffman code"));
-                }
-                index += count;
-                first = (first + count) << 1;
-                code <<= 1;
-            }
-            Err(Error::Invalid("a code not in the Huffman table"))
-        }
-    }
-
-    pub(super) fn raw(data: &[u8], limit: usize) -> Result<Vec<u8>> {
-        let mut bits = Bits {
-            data,
-            pos: 0,
-            buf: 0,
-            count: 0,
-        };
-        let mut out = Vec::new();
+    pub(super) fn zlib(data: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
+        let mut state = Decompress::new(true);
+        let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(limit).min(1 << 20));
         loop {
-            let last = bits.take(1)?;
-            match bits.take(2)? {
-                0 => stored(&mut bits, &mut out, limit)?,
-                1 => {
-                    let (lengths, distances) = fixed()?;
-                    codes(&mut bits, &mut out, &lengths, &distances, limit)?;
+            if out.len() == out.capacity() {
+                if out.len() > limit {
+                    return Err(Error::TooLarge);
                 }
-                2 => {
-                    let (lengths, distances) = dynamic(&mut bits)?;
-                    codes(&mut bits, &mut out, &lengths, &distances, limit)?;
-                }
-                _ => return Err(Error::Invalid("block type 3")),
+                out.reserve((out.len() + 1).min(limit + 1 - out.len()).max(1024));
             }
-            if last == 1 {
-                return Ok(out);
+            let consumed = usize::try_from(state.total_in()).unwrap_or(usize::MAX);
+            let input = data.get(consumed..).unwrap_or_default();
+            let produced_before = state.total_out();
+            let status = state
+                .decompress_vec(input, &mut out, FlushDecompress::None)
+                .map_err(|_| Error::Invalid("the zlib stream is malformed"))?;
+            if out.len() > limit {
+                return Err(Error::TooLarge);
             }
-        }
-    }
-
-    fn stored(bits: &mut Bits<'_>, out: &mut Vec<u8>, limit: usize) -> Result<()> {
-        bits.buf = 0;
-        bits.count = 0;
-        let header = bits
-            .data
-            .get(bits.pos..bits.pos + 4)
-            .ok_or(Error::Truncated)?;
-        let [l0, l1, n0, n1] = header else {
-            return Err(Error::Truncated);
-        };
-        let len = u16::from_le_bytes([*l0, *l1]);
-        if len != !u16::from_le_bytes([*n0, *n1]) {
-            return Err(Error::Invalid("a stored block's length check fails"));
-        }
-        bits.pos += 4;
-        let len = usize::from(len);
-        let block = bits
-            .data
-            .get(bits.pos..bits.pos + len)
-            .ok_or(Error::Truncated)?;
-        if out.len() + len > limit {
-            return Err(Error::TooLarge);
-        }
-        out.extend_from_slice(block);
-        bits.pos += len;
-        Ok(())
-    }
-
-    fn fixed() -> Result<(Huffman, Huffman)> {
-        let mut lengths = [0u8; 288];
-        for (symbol, length) in lengths.iter_mut().enumerate() {
-            *length = match symbol {
-                0..=143 => 8,
-                144..=255 => 9,
-                256..=279 => 7,
-                _ => 8,
-            };
-        }
-        Ok((Huffman::new(&lengths)?, Huffman::new(&[5u8; 30])?))
-    }
-
-    fn dynamic(bits: &mut Bits<'_>) -> Result<(Huffman, Huffman)> {
-        let nlen = bits.take(5)? as usize + 257;
-        let ndist = bits.take(5)? as usize + 1;
-        let ncode = bits.take(4)? as usize + 4;
-        if nlen > 286 || ndist > 30 {
-            return Err(Error::Invalid("too many length or distance codes"));
-        }
-        let mut lengths = [0u8; 320];
-        for position in ORDER.iter().take(ncode) {
-            lengths[*position] = bits.take(3)? as u8;
-        }
-        let code_lengths = Huffman::new(&lengths[..19])?;
-        lengths = [0u8; 320];
-        let mut index = 0;
-        while index < nlen + ndist {
-            let symbol = code_lengths.decode(bits)?;
-            let (length, repeat) = match symbol {
-                0..=15 => (symbol as u8, 1),
-                16 => {
-                    let previous = index.checked_sub(1).and_then(|i| lengths.get(i)).copied();
-                    (
-                        previous.ok_or(Error::Invalid("a repeat with no previous length"))?,
-                        3 + bits.take(2)? as usize,
-                    )
+            match status {
+                Status::StreamEnd => return Ok(out),
+                _ if state.total_out() == produced_before
+                    && usize::try_from(state.total_in()).unwrap_or(usize::MAX) >= data.len() =>
+                {
+                    return Err(Error::Truncated);
                 }
-                17 => (0, 3 + bits.take(3)? as usize),
-                _ => (0, 11 + bits.take(7)? as usize),
-            };
-            if index + repeat > nlen + ndist {
-                return Err(Error::Invalid("too many code lengths"));
-            }
-            for slot in lengths.iter_mut().skip(index).take(repeat) {
-                *slot = length;
-            }
-            index += repeat;
-        }
-        if lengths[256] == 0 {
-            return Err(Error::Invalid("no end-of-block code"));
-        }
-        Ok((
-            Huffman::new(&lengths[..nlen])?,
-            Huffman::new(&lengths[nlen..nlen + ndist])?,
-        ))
-    }
-
-    fn codes(
-        bits: &mut Bits<'_>,
-        out: &mut Vec<u8>,
-        lengths: &Huffman,
-        distances: &Huffman,
-        limit: usize,
-    ) -> Result<()> {
-        loop {
-            let symbol = lengths.decode(bits)?;
-            match symbol {
-                0..=255 => {
-                    if out.len() >= limit {
-                        return Err(Error::TooLarge);
-                    }
-                    out.push(symbol as u8);
-                }
-                256 => return Ok(()),
-                _ => {
-                    let index = usize::from(symbol - 257);
-                    let (Some(base), Some(extra)) =
-                        (LENGTH_BASE.get(index), LENGTH_EXTRA.get(index))
-                    else {
-                        return Err(Error::Invalid("a bad length symbol"));
-                    };
-                    let len = usize::from(*base) + bits.take(*extra)? as usize;
-                    let index = usize::from(distances.decode(bits)?);
-                    let (Some(base), Some(extra)) = (DIST_BASE.get(index), DIST_EXTRA.get(index))
-                    else {
-                        return Err(Error::Invalid("a bad distance symbol"));
-                    };
-                    let distance = (*base + bits.take(*extra)?) as usize;
-                    if distance > out.len() {
-                        return Err(Error::Invalid("a distance too far back"));
-                    }
-                    if out.len() + len > limit {
-                        return Err(Error::TooLarge);
-                    }
-                    let start = out.len() - distance;
-                    for at in start..start + len {
-                        let byte = out.get(at).copied().unwrap_or(0);
-                        out.push(byte);
-                    }
-                }
+                _ => {}
             }
         }
     }

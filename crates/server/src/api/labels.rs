@@ -7,11 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -25,18 +25,36 @@ use crate::extract::ApiQuery;
 impl From<MarkError> for ApiError {
     fn from(error: MarkError) -> Self {
         match error {
-            MarkError::Io(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "io_error", error.to_string()),
-            MarkError::Unsupported(_) => Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_format", error.to_string()),
-            MarkError::InvalidLabel(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_label", error.to_string()),
-            MarkError::Truncated { .. } | MarkError::Corrupt { .. } => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "corrupt_file", error.to_string())
-            }
+            MarkError::Io(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "io_error",
+                error.to_string(),
+            ),
+            MarkError::Unsupported(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_format",
+                error.to_string(),
+            ),
+            MarkError::InvalidLabel(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_label",
+                error.to_string(),
+            ),
+            MarkError::Truncated { .. } | MarkError::Corrupt { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "corrupt_file",
+                error.to_string(),
+            ),
         }
     }
 }
 
 fn io_error(error: std::io::Error) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "io_error", error.to_string())
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "io_error",
+        error.to_string(),
+    )
 }
 
 /// A received upload: its temporary folder (removed on drop) and path.
@@ -46,16 +64,34 @@ struct Upload {
 }
 
 fn safe_name(name: Option<&str>) -> String {
-    let name = name.and_then(|n| Path::new(n).file_name()).and_then(|n| n.to_str()).unwrap_or("upload");
-    let cleaned: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' }).collect();
-    if cleaned.is_empty() || cleaned.starts_with('.') { format!("upload{cleaned}") } else { cleaned }
+    let name = name
+        .and_then(|n| Path::new(n).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("upload");
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() || cleaned.starts_with('.') {
+        format!("upload{cleaned}")
+    } else {
+        cleaned
+    }
 }
 
 fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "body_too_large",
-        format!("the upload exceeds {limit} bytes; raise [server] max_upload_bytes to accept larger files"),
+        format!(
+            "the upload exceeds {limit} bytes; raise [server] max_upload_bytes to accept larger files"
+        ),
     )
 }
 
@@ -69,7 +105,11 @@ where
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
             let message = e.to_string();
-            if message.contains("length limit") { too_large(limit) } else { ApiError::bad_request(format!("reading the upload failed: {message}")) }
+            if message.contains("length limit") {
+                too_large(limit)
+            } else {
+                ApiError::bad_request(format!("reading the upload failed: {message}"))
+            }
         })?;
         total += chunk.len();
         if total > limit {
@@ -82,7 +122,11 @@ where
 }
 
 /// Receive the upload, raw or multipart.
-async fn receive(state: &AppState, request: Request, filename: Option<&str>) -> Result<Upload, ApiError> {
+async fn receive(
+    state: &AppState,
+    request: Request,
+    filename: Option<&str>,
+) -> Result<Upload, ApiError> {
     let limit = state.max_upload_bytes;
     let dir = tempfile::tempdir().map_err(io_error)?;
     let is_multipart = request
@@ -95,8 +139,14 @@ async fn receive(state: &AppState, request: Request, filename: Option<&str>) -> 
         spool_stream(request.into_body().into_data_stream(), &path, limit).await?;
         return Ok(Upload { _dir: dir, path });
     }
-    let mut multipart = Multipart::from_request(request, &()).await.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    while let Some(field) = multipart.next_field().await.map_err(|e| ApiError::bad_request(e.body_text()))? {
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?
+    {
         if field.name() != Some("file") {
             continue;
         }
@@ -104,10 +154,14 @@ async fn receive(state: &AppState, request: Request, filename: Option<&str>) -> 
         spool_stream(field, &path, limit).await?;
         return Ok(Upload { _dir: dir, path });
     }
-    Err(ApiError::bad_request("the multipart body has no `file` field"))
+    Err(ApiError::bad_request(
+        "the multipart body has no `file` field",
+    ))
 }
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
@@ -125,12 +179,22 @@ pub struct EmbedQuery {
 }
 
 /// `POST /v1/labels/embed`: answer the labelled file.
-pub async fn embed(State(state): State<AppState>, ApiQuery(query): ApiQuery<EmbedQuery>, request: Request) -> Result<Response, ApiError> {
+pub async fn embed(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<EmbedQuery>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let generated = match query.label.as_deref().unwrap_or("1") {
         "1" | "is" => Generated::Is,
         "2" | "possibly" => Generated::Possibly,
         "3" | "suspected" => Generated::Suspected,
-        other => return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_label", format!("label must be 1/is, 2/possibly or 3/suspected, not `{other}`"))),
+        other => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_label",
+                format!("label must be 1/is, 2/possibly or 3/suspected, not `{other}`"),
+            ));
+        }
     };
     let mut label = AigcLabel::new(generated, &query.producer, &query.produce_id)?;
     if let Some(reserved) = query.reserved_code1 {
@@ -139,7 +203,10 @@ pub async fn embed(State(state): State<AppState>, ApiQuery(query): ApiQuery<Embe
     }
     let upload = receive(&state, request, query.filename.as_deref()).await?;
     let input = upload.path.clone();
-    let output = input.with_file_name(format!("labelled-{}", input.file_name().and_then(|n| n.to_str()).unwrap_or("file")));
+    let output = input.with_file_name(format!(
+        "labelled-{}",
+        input.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+    ));
     let written = output.clone();
     let value = label.to_json();
     let format = blocking(move || {
@@ -161,7 +228,10 @@ pub async fn embed(State(state): State<AppState>, ApiQuery(query): ApiQuery<Embe
     drop(upload);
     let mut response = Body::from_stream(tokio_util::io::ReaderStream::new(out)).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     if let Ok(value) = HeaderValue::from_str(&label.to_json()) {
         headers.insert("x-warden-aigc", value);
@@ -183,7 +253,11 @@ pub struct InspectQuery {
 }
 
 /// `POST /v1/labels/read`: every label in the upload.
-pub async fn read(State(state): State<AppState>, ApiQuery(query): ApiQuery<InspectQuery>, request: Request) -> Result<Json<Value>, ApiError> {
+pub async fn read(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<InspectQuery>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
     let upload = receive(&state, request, query.filename.as_deref()).await?;
     let path = upload.path.clone();
     let (format, values) = blocking(move || {
@@ -199,11 +273,17 @@ pub async fn read(State(state): State<AppState>, ApiQuery(query): ApiQuery<Inspe
             None => json!({"raw": value}),
         })
         .collect();
-    Ok(Json(json!({"format": format, "count": labels.len(), "labels": labels})))
+    Ok(Json(
+        json!({"format": format, "count": labels.len(), "labels": labels}),
+    ))
 }
 
 /// `POST /v1/labels/verify`: the conformance report and what a platform must show.
-pub async fn verify(State(state): State<AppState>, ApiQuery(query): ApiQuery<InspectQuery>, request: Request) -> Result<Json<Value>, ApiError> {
+pub async fn verify(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<InspectQuery>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
     let upload = receive(&state, request, query.filename.as_deref()).await?;
     let path = upload.path.clone();
     let name = query.filename.clone().unwrap_or_else(|| "upload".into());
