@@ -330,10 +330,7 @@ fn copy_image_data<R: Read, W: Write>(
         while at < read && state != State::Done {
             match state {
                 State::Entropy => {
-                    match data
-                        .get(at..)
-                        .and_then(|rest| rest.iter().position(|&b| b == 0xFF))
-                    {
+                    match data.get(at..).and_then(|rest| memchr::memchr(0xFF, rest)) {
                         Some(found) => {
                             at += found + 1;
                             state = State::Marker;

@@ -34,46 +34,22 @@ const MAX_TEXT_CHUNK: u32 = 16 << 20;
 /// Enough of a text chunk to hold a keyword (1-79 bytes), its NUL and the iTXt flag bytes.
 const TEXT_PREFIX: u32 = 82;
 
-/// CRC-32 (ISO 3309) lookup table, as the PNG specification defines it.
-const CRC_TABLE: [u32; 256] = crc_table();
-
-const fn crc_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut n = 0;
-    while n < 256 {
-        let mut c = n as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 == 1 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[n] = c;
-        n += 1;
-    }
-    table
-}
-
-/// A running chunk CRC (over type and data).
-#[derive(Clone, Copy)]
-struct Crc(u32);
+/// A running chunk CRC (ISO 3309 CRC-32 over type and data), computed with `crc32fast`'s
+/// SIMD kernels so checking every copied chunk costs little next to the copy itself.
+#[derive(Clone)]
+struct Crc(crc32fast::Hasher);
 
 impl Crc {
     fn new() -> Self {
-        Crc(0xFFFF_FFFF)
+        Crc(crc32fast::Hasher::new())
     }
 
     fn update(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = CRC_TABLE[((self.0 ^ u32::from(byte)) & 0xFF) as usize] ^ (self.0 >> 8);
-        }
+        self.0.update(bytes);
     }
 
     fn finish(self) -> u32 {
-        self.0 ^ 0xFFFF_FFFF
+        self.0.finalize()
     }
 }
 
