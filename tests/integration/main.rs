@@ -2,6 +2,7 @@
 //! script does. Modules:
 //! - `cli`: init, keys, ledger commands, exit codes, `--json` contracts, bad input.
 //! - `label`: GB 45438 labels on files through `warden label`.
+//! - `model`: the local runtime served over loopback, called by the `openai` Python client.
 //! - `serve`: the server started by `warden serve`, used over loopback HTTP, shut down by signal.
 //! - `tidy`: repository hygiene checks (module docs, changelog).
 
@@ -10,6 +11,7 @@
 
 mod cli;
 mod label;
+mod model;
 mod serve;
 mod support;
 mod tidy;

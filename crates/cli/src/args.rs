@@ -64,6 +64,74 @@ pub enum Command {
     /// GB 45438-2025 AI-generated content labels: embed, read, verify, propagate.
     #[command(subcommand)]
     Label(LabelCommand),
+    /// The local GGUF model runtime: generate, benchmark, serve.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+/// Which model file and how to run it.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// The GGUF model file (scripts/fetch-model.sh fetches SmolLM2-135M-Instruct into .models/).
+    #[arg(long, default_value = ".models/SmolLM2-135M-Instruct.Q4_1.gguf")]
+    pub gguf: PathBuf,
+    /// CPU threads (0: every core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: u32,
+    /// Context length in tokens.
+    #[arg(long, default_value_t = 2048)]
+    pub context: u32,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCommand {
+    /// Generate a reply to a prompt (rendered with the model's chat template unless --raw).
+    Generate {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long)]
+        prompt: String,
+        /// Send the prompt as-is, without the chat template.
+        #[arg(long)]
+        raw: bool,
+        /// 0 is greedy.
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f32,
+        #[arg(long, default_value_t = 1.0)]
+        top_p: f32,
+        #[arg(long, default_value_t = 0)]
+        top_k: u32,
+        #[arg(long, default_value_t = 1.0)]
+        repetition_penalty: f32,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value_t = 128)]
+        max_tokens: u32,
+        /// Stop before this string; repeat for several.
+        #[arg(long)]
+        stop: Vec<String>,
+    },
+    /// Measure prompt processing and greedy decode speed (tokens/s) on a fixed prompt.
+    Bench {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Tokens to decode.
+        #[arg(long, default_value_t = 128)]
+        tokens: u32,
+        /// Repetitions; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Print the rendered benchmark prompt and exit (to feed the same text to another engine).
+        #[arg(long)]
+        show_prompt: bool,
+    },
+    /// Serve /v1/chat/completions and /v1/models for one model, without keys (loopback by default).
+    Serve {
+        #[command(flatten)]
+        model: ModelArgs,
+        #[arg(long, default_value = "127.0.0.1:8441")]
+        addr: String,
+    },
 }
 
 /// The Annex E `Label` value.

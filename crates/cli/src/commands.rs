@@ -29,6 +29,7 @@ pub async fn run(cli: Cli) -> Outcome {
         }
         Command::Ledger(command) => ledger(&global, command).await,
         Command::Label(command) => crate::label::run(command, global.json),
+        Command::Model(command) => crate::model::run(command, global.json).await,
     }
 }
 
@@ -105,6 +106,7 @@ async fn serve(global: &Global, addr: Option<String>) -> Outcome {
     let options = ServerOptions {
         max_body_bytes: home.config().server.max_body_bytes,
         max_upload_bytes: home.config().server.max_upload_bytes,
+        model: crate::model::configured(home.config())?,
     };
     warden_server::serve(listener, ledger, &options, shutdown_signal())
         .await
@@ -113,7 +115,7 @@ async fn serve(global: &Global, addr: Option<String>) -> Outcome {
     Ok(exit::OK)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

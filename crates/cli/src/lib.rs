@@ -9,6 +9,7 @@ mod args;
 mod commands;
 mod exit;
 mod label;
+mod model;
 
 use std::process::ExitCode;
 

@@ -32,6 +32,22 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub database: DatabaseConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+}
+
+/// `[model]`: the local GGUF model `warden serve` offers at `/v1/chat/completions`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Path of the GGUF file (relative paths are from the working directory); unset serves no model.
+    pub gguf: Option<PathBuf>,
+    /// CPU threads; 0 uses every core.
+    #[serde(default)]
+    pub threads: u32,
+    /// Context length in tokens; 0 uses the model's default of 2048.
+    #[serde(default)]
+    pub context_tokens: u32,
 }
 
 /// `[ledger]`.
@@ -162,11 +178,16 @@ impl Home {
             ledger: LedgerConfig { origin },
             server: ServerConfig::default(),
             database: DatabaseConfig { url: database_url },
+            model: ModelConfig::default(),
         };
         let text = toml::to_string_pretty(&config).map_err(|e| HomeError::BadConfig {
             path: config_path.display().to_string(),
             detail: e.to_string(),
         })?;
+        let text = text.replace(
+            "[model]\n",
+            "[model]\n# gguf = \".models/SmolLM2-135M-Instruct.Q4_1.gguf\"  # serve a local model at /v1/chat/completions\n",
+        );
         fs::write(
             &config_path,
             format!("# Warden configuration. Environment variables override these values.\n{text}"),

@@ -21,7 +21,7 @@ pub mod routes;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::Router;
+pub use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::middleware;
@@ -43,15 +43,19 @@ pub struct AppState {
     pub openapi: Arc<Value>,
     /// Largest file accepted by the upload routes (labels).
     pub max_upload_bytes: usize,
+    /// The local model, when one is configured.
+    pub model: api::chat::ModelSlot,
 }
 
 /// Server settings.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServerOptions {
     /// Largest accepted JSON request body in bytes.
     pub max_body_bytes: usize,
     /// Largest accepted file upload in bytes (streamed to disk, never held in memory).
     pub max_upload_bytes: usize,
+    /// The local model served at /v1/chat/completions, if any.
+    pub model: api::chat::ModelSlot,
 }
 
 #[derive(Clone, Copy)]
@@ -75,6 +79,7 @@ pub fn app(ledger: Ledger, options: &ServerOptions) -> Router {
         metrics: metrics::Metrics::default(),
         openapi: Arc::new(openapi::document(&table)),
         max_upload_bytes: options.max_upload_bytes,
+        model: options.model.clone(),
     };
     let mut router: Router<AppState> = Router::new();
     for route in &table {
@@ -106,6 +111,17 @@ pub fn app(ledger: Ledger, options: &ServerOptions) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, UuidV7))
         .with_state(state)
+}
+
+/// Serve any router until `shutdown` resolves, then finish in-flight requests.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Serve until `shutdown` resolves, then finish in-flight requests and return.

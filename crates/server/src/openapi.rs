@@ -90,6 +90,19 @@ pub fn document(routes: &[Route]) -> Value {
                 "BatchRequest": {"type": "object", "additionalProperties": false, "required": ["entries"], "properties": {
                     "entries": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"$ref": "#/components/schemas/AppendRequest"}},
                 }},
+                "ChatCompletionRequest": {"type": "object", "required": ["messages"], "properties": {
+                    "model": {"type": "string"},
+                    "messages": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["role"], "properties": {"role": {"type": "string"}, "content": {}}}},
+                    "temperature": {"type": "number", "minimum": 0, "maximum": 10},
+                    "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                    "top_k": {"type": "integer", "minimum": 0},
+                    "repetition_penalty": {"type": "number"},
+                    "seed": {"type": "integer"},
+                    "max_tokens": {"type": "integer", "minimum": 1},
+                    "max_completion_tokens": {"type": "integer", "minimum": 1},
+                    "stop": {},
+                    "stream": {"type": "boolean"},
+                }},
                 "CreateKeyRequest": {"type": "object", "additionalProperties": false, "required": ["name", "roles"], "properties": {
                     "name": {"type": "string", "minLength": 1, "maxLength": 64},
                     "roles": {"type": "array", "minItems": 1, "items": {"enum": warden_core::Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>()}},

@@ -6,7 +6,7 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post};
 
 use crate::AppState;
-use crate::api::{keys, labels, ledger, system};
+use crate::api::{chat, keys, labels, ledger, system};
 use crate::auth::{ADMINS, ANY_ROLE, Access, OVERSEERS, READERS, RECORDERS};
 
 /// One API route.
@@ -214,6 +214,31 @@ pub fn table() -> Vec<Route> {
             upload: false,
             success: (200, "revocation recorded"),
             handler: || delete(keys::revoke),
+        },
+        Route {
+            method: Method::POST,
+            path: "/v1/chat/completions",
+            access: Access::Roles(ANY_ROLE),
+            summary: "OpenAI-compatible chat completion from the local model (JSON, or SSE with stream=true)",
+            query: &[],
+            request: Some("ChatCompletionRequest"),
+            upload: false,
+            success: (
+                200,
+                "chat.completion, or a stream of chat.completion.chunk events",
+            ),
+            handler: || post(chat::completions),
+        },
+        Route {
+            method: Method::GET,
+            path: "/v1/models",
+            access: Access::Roles(ANY_ROLE),
+            summary: "The local model served here",
+            query: &[],
+            request: None,
+            upload: false,
+            success: (200, "OpenAI model list"),
+            handler: || get(chat::models),
         },
         Route {
             method: Method::POST,

@@ -57,6 +57,7 @@ impl Server {
             let options = ServerOptions {
                 max_body_bytes: MAX_BODY,
                 max_upload_bytes: MAX_UPLOAD,
+                model: Default::default(),
             };
             warden_server::serve(listener, served, &options, async move {
                 let _ = stopped.await;
@@ -155,6 +156,9 @@ fn body_for(route: &routes::Route) -> Option<Value> {
         "BatchRequest" => json!({"entries": [{"kind": "test.event", "subject": "s"}]}),
         "CreateKeyRequest" => json!({"name": "n", "roles": ["user"]}),
         "Upload" => json!({"not": "a labelled file"}),
+        "ChatCompletionRequest" => {
+            json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1})
+        }
         other => panic!("add a sample body for {other}"),
     })
 }
@@ -762,3 +766,26 @@ on_both!(bad_uploads_get_precise_errors, async |server| {
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 });
+
+#[tokio::test]
+async fn chat_without_a_configured_model_says_how_to_configure_one() {
+    let server = Server::start(fresh_database(Backend::Sqlite).await.unwrap()).await;
+    let user = server.key(&[Role::User]).await;
+    let body = json!({"messages": [{"role": "user", "content": "hi"}]});
+    let (status, error) = server
+        .send(
+            Method::POST,
+            "/v1/chat/completions",
+            Some(&user),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("[model] gguf"),
+        "{error}"
+    );
+}

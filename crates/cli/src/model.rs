@@ -1,0 +1,192 @@
+//! `warden model`: try, measure and serve the local GGUF runtime.
+
+use std::io::Write as _;
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use serde_json::json;
+use warden_runtime::sampling::{Sampler, SamplingParams};
+use warden_runtime::template::ChatMessage;
+use warden_runtime::{Runtime, RuntimeError, RuntimeOptions};
+use warden_server::api::chat::{ModelService, standalone};
+
+use crate::args::{ModelArgs, ModelCommand};
+use crate::exit::{self, Failure};
+
+/// The prompt `warden model bench` measures with: a realistic chat turn of about 100 tokens.
+pub const BENCH_PROMPT: &str = "You are reviewing a safety evaluation report for a small language model. The report lists refusal rates on benign and harmful prompts, attack success rates for several jailbreak transforms, and confidence intervals for each metric. Summarise the three most important findings for a safety officer, explain what evidence is missing, and recommend whether the model can move to a limited API deployment.";
+
+impl From<RuntimeError> for Failure {
+    fn from(error: RuntimeError) -> Self {
+        match error {
+            RuntimeError::Engine(_) => Failure::environment(error),
+            other => Failure::usage(other),
+        }
+    }
+}
+
+fn load(args: &ModelArgs) -> Result<Runtime, Failure> {
+    Ok(Runtime::load(
+        &args.gguf,
+        RuntimeOptions {
+            context_tokens: args.context,
+            threads: args.threads,
+            ..RuntimeOptions::default()
+        },
+    )?)
+}
+
+/// The model `[model] gguf` names, loaded for `warden serve`.
+pub fn configured(
+    config: &warden_ledger::home::Config,
+) -> Result<warden_server::api::chat::ModelSlot, Failure> {
+    let Some(path) = &config.model.gguf else {
+        return Ok(warden_server::api::chat::ModelSlot::default());
+    };
+    let context_tokens = if config.model.context_tokens == 0 {
+        2048
+    } else {
+        config.model.context_tokens
+    };
+    let runtime = Runtime::load(
+        path,
+        RuntimeOptions {
+            context_tokens,
+            threads: config.model.threads,
+            ..RuntimeOptions::default()
+        },
+    )?;
+    eprintln!(
+        "warden: serving model {} at /v1/chat/completions",
+        runtime.id()
+    );
+    Ok(warden_server::api::chat::ModelSlot(Some(Arc::new(
+        ModelService::new(runtime),
+    ))))
+}
+
+/// Run a `warden model` command.
+pub async fn run(command: ModelCommand, json_output: bool) -> Result<u8, Failure> {
+    match command {
+        ModelCommand::Generate {
+            model,
+            prompt,
+            raw,
+            temperature,
+            top_p,
+            top_k,
+            repetition_penalty,
+            seed,
+            max_tokens,
+            stop,
+        } => {
+            let runtime = load(&model)?;
+            let prompt = if raw {
+                prompt
+            } else {
+                runtime.render_chat(&[ChatMessage::new("user", &prompt)])?
+            };
+            let params = SamplingParams {
+                temperature,
+                top_p,
+                top_k,
+                repetition_penalty,
+                seed,
+                max_tokens,
+                stop,
+            };
+            let completion = tokio::task::block_in_place(|| {
+                runtime.generate(&prompt, Sampler::new(params), &mut |text| {
+                    if !json_output {
+                        print!("{text}");
+                        let _ = std::io::stdout().flush();
+                    }
+                    true
+                })
+            })?;
+            if json_output {
+                println!(
+                    "{}",
+                    json!({"text": completion.text, "finish_reason": completion.finish_reason,
+                           "prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens})
+                );
+            } else {
+                println!();
+            }
+            Ok(exit::OK)
+        }
+        ModelCommand::Bench {
+            model,
+            tokens,
+            runs,
+            show_prompt,
+        } => {
+            let runtime = load(&model)?;
+            let prompt = runtime.render_chat(&[ChatMessage::new("user", BENCH_PROMPT)])?;
+            if show_prompt {
+                print!("{prompt}");
+                return Ok(exit::OK);
+            }
+            let mut best: Option<warden_runtime::engine::BenchResult> = None;
+            for _ in 0..runs.max(1) {
+                let result = tokio::task::block_in_place(|| runtime.bench(&prompt, tokens))?;
+                best = Some(match best {
+                    Some(previous) => warden_runtime::engine::BenchResult {
+                        prompt_tokens_per_s: previous
+                            .prompt_tokens_per_s
+                            .max(result.prompt_tokens_per_s),
+                        decode_tokens_per_s: previous
+                            .decode_tokens_per_s
+                            .max(result.decode_tokens_per_s),
+                        ..result
+                    },
+                    None => result,
+                });
+            }
+            let best = best.ok_or_else(|| Failure::usage(anyhow!("no benchmark run")))?;
+            if json_output {
+                println!(
+                    "{}",
+                    serde_json::to_string(&best).map_err(Failure::environment)?
+                );
+            } else {
+                println!(
+                    "{}: prompt {:.1} tokens/s ({} tokens), decode {:.1} tokens/s ({} greedy tokens), {} threads, best of {runs}",
+                    runtime.id(),
+                    best.prompt_tokens_per_s,
+                    best.prompt_tokens,
+                    best.decode_tokens_per_s,
+                    best.decode_tokens,
+                    best.threads
+                );
+            }
+            Ok(exit::OK)
+        }
+        ModelCommand::Serve { model, addr } => {
+            let runtime = load(&model)?;
+            let id = runtime.id();
+            let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+                Failure::environment(anyhow!(
+                    "cannot listen on {addr}: {e}; choose another --addr"
+                ))
+            })?;
+            let local = listener.local_addr().map_err(Failure::environment)?;
+            eprintln!(
+                "warden: serving model {id} at http://{local}/v1 (OpenAI-compatible); Ctrl-C stops"
+            );
+            let app = standalone(Arc::new(ModelService::new(runtime)), 1 << 20);
+            axum_serve(listener, app).await?;
+            eprintln!("warden: stopped");
+            Ok(exit::OK)
+        }
+    }
+}
+
+async fn axum_serve(
+    listener: tokio::net::TcpListener,
+    app: warden_server::Router,
+) -> Result<(), Failure> {
+    warden_server::serve_router(listener, app, crate::commands::shutdown_signal())
+        .await
+        .map_err(Failure::environment)
+}

@@ -1,0 +1,44 @@
+//! Warden's local model runtime: a GGUF model run by llama.cpp, sampled in Rust with an exact
+//! logits hook, for the evaluation harness, the gateway and text watermarking.
+//!
+//! Brief overview:
+//! - [`gguf`]: checks a GGUF file and reads its metadata before llama.cpp loads it.
+//! - [`engine::Runtime`]: load, tokenize, render chats, generate with streaming and cancellation,
+//!   benchmark.
+//! - [`sampling`]: temperature, top-k, top-p, repetition penalty, seeds, stop strings, and the
+//!   [`sampling::LogitsProcessor`] / [`sampling::TokenPicker`] hooks.
+//! - [`template`]: the model's Jinja chat template, rendered with minijinja.
+//!
+//! This crate knows nothing of HTTP: `warden-server` maps it onto the OpenAI API.
+
+pub mod engine;
+pub mod gguf;
+pub mod sampling;
+pub mod template;
+
+pub use engine::{Completion, FinishReason, Runtime, RuntimeOptions};
+
+/// What went wrong, sorted by whose fault it is.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The model file is missing, not GGUF, truncated, or its template is broken.
+    #[error("{0}")]
+    BadModel(String),
+    /// The GGUF's architecture has not been tested with Warden.
+    #[error("unsupported model architecture `{0}`; Warden runs {supported}", supported = engine::SUPPORTED_ARCHITECTURES.join(", "))]
+    UnsupportedArchitecture(String),
+    /// The request cannot be served as given.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The prompt does not fit.
+    #[error(
+        "the prompt is {prompt_tokens} tokens but the context holds {context_tokens}; shorten the prompt or raise the context size"
+    )]
+    ContextOverflow {
+        prompt_tokens: u32,
+        context_tokens: u32,
+    },
+    /// llama.cpp failed.
+    #[error("model runtime error: {0}")]
+    Engine(String),
+}
