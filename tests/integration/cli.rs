@@ -279,3 +279,23 @@ fn help_explains_exit_codes_and_commands() {
         assert!(text.contains(word), "{word}: {text}");
     }
 }
+
+#[test]
+fn eval_suites_lists_the_shipped_suites_and_checks_user_files() {
+    let home = TestHome::empty();
+    let listed = json(&home.run(&["eval", "suites", "--json"]));
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for name in ["xstest", "safetybench-zh", "flames", "cvalues", "fine"] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let file = home.dir.path().join("mine.jsonl");
+    std::fs::write(&file, "{\"id\":\"a\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"language\":\"en\",\"expected\":\"comply\"}\n{\"id\":\"b\",\"bogus\":1}\n").unwrap();
+    let out = home.run(&["eval", "suites", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("mine.jsonl:2"), "{}", stderr(&out));
+}

@@ -67,6 +67,18 @@ pub enum Command {
     /// The local GGUF model runtime: generate, benchmark, serve.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Safety evaluations (so far: the shipped and user suites).
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EvalCommand {
+    /// List the shipped suites, or check user suite files (JSONL) and count their items.
+    Suites {
+        /// User suite files to check instead of listing the shipped suites.
+        files: Vec<PathBuf>,
+    },
 }
 
 /// Which model file and how to run it.

@@ -30,6 +30,7 @@ pub async fn run(cli: Cli) -> Outcome {
         Command::Ledger(command) => ledger(&global, command).await,
         Command::Label(command) => crate::label::run(command, global.json),
         Command::Model(command) => crate::model::run(command, global.json).await,
+        Command::Eval(crate::args::EvalCommand::Suites { files }) => suites(&global, &files),
     }
 }
 
@@ -433,4 +434,43 @@ fn verify_proof(
             Ok(exit::CHECK_FAILED)
         }
     }
+}
+
+fn suites(global: &Global, files: &[std::path::PathBuf]) -> Outcome {
+    if files.is_empty() {
+        // Loading each suite checks its data files' SHA-256, so a listed suite is a usable one.
+        let mut listed = Vec::new();
+        for info in warden_eval::builtin_suites() {
+            warden_eval::load_builtin(info.name).map_err(Failure::environment)?;
+            listed.push(info);
+        }
+        if global.json {
+            print_json(&serde_json::to_value(&listed).map_err(Failure::environment)?);
+        } else {
+            for info in listed {
+                println!(
+                    "{:<16} {:>5} items  {:<14}  {}",
+                    info.name, info.items, info.licence, info.description
+                );
+            }
+        }
+        return Ok(exit::OK);
+    }
+    let mut reports = Vec::new();
+    for path in files {
+        let suite = warden_eval::load_suite_file(path).map_err(Failure::usage)?;
+        reports.push(json!({"file": path, "name": suite.name, "items": suite.items.len()}));
+        if !global.json {
+            println!(
+                "{}: suite `{}`, {} items, ok",
+                path.display(),
+                suite.name,
+                suite.items.len()
+            );
+        }
+    }
+    if global.json {
+        print_json(&Value::Array(reports));
+    }
+    Ok(exit::OK)
 }
