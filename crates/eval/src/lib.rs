@@ -9,12 +9,17 @@
 //!   against recorded SHA-256 sums at load; also their mapping onto the GB/T 45654 Appendix A risks
 //!   in [`warden_core::risk`].
 //! - [`user`]: user suites from a JSONL file, loaded at run time.
+//! - [`stats`]: Wilson intervals for rates; judge agreement (accuracy, Cohen's κ).
+//! - [`score`]: judge-free scorers: string-match refusal detection, multiple-choice answer parsing,
+//!   position debiasing.
 //!
 //! **Invariant:** loading never panics; bad data is an [`EvalError`] naming the file, the line
 //! and what to fix.
 
 pub mod builtin;
 mod error;
+pub mod score;
+pub mod stats;
 pub mod suite;
 pub mod user;
 
