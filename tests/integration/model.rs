@@ -1,14 +1,13 @@
 //! `warden model`: the local runtime as a user runs it, served over loopback and called by the
 //! official `openai` Python client (installed from PyPI into a venv under target/).
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{TestHome, json, repo_root, stderr, warden_bin};
+use crate::support::{ServerProcess, TestHome, json, repo_root, stderr, warden_bin};
 
 fn gguf() -> PathBuf {
     let path = repo_root().join(".models/SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -19,46 +18,20 @@ fn gguf() -> PathBuf {
     path
 }
 
-struct ModelServer {
-    child: Child,
-    base: String,
-}
-
-impl ModelServer {
-    fn start() -> Self {
-        let mut child = Command::new(warden_bin())
-            .args([
-                "model",
-                "serve",
-                "--gguf",
-                gguf().to_str().unwrap(),
-                "--addr",
-                "127.0.0.1:0",
-                "--threads",
-                "2",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let base = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {first:?}"))
-            .trim_end_matches("/v1")
-            .to_owned();
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, base }
-    }
-}
-
-impl Drop for ModelServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `warden model serve` on the test model.
+fn start_model_server() -> ServerProcess {
+    let mut command = Command::new(warden_bin());
+    command.args([
+        "model",
+        "serve",
+        "--gguf",
+        gguf().to_str().unwrap(),
+        "--addr",
+        "127.0.0.1:0",
+        "--threads",
+        "2",
+    ]);
+    ServerProcess::start(command)
 }
 
 fn chat(content: &str, extra: Value) -> Value {
@@ -93,7 +66,7 @@ fn the_openai_python_client_works_in_both_modes() {
             "pip install openai failed (PyPI must be reachable)"
         );
     }
-    let server = ModelServer::start();
+    let server = start_model_server();
     let script = r#"
 import json, sys
 from openai import OpenAI
@@ -132,7 +105,7 @@ print(json.dumps({"model": model, "text": reply.choices[0].message.content, "fin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_400s_and_the_server_keeps_serving() {
-    let server = ModelServer::start();
+    let server = start_model_server();
     let client = reqwest::Client::new();
     let url = format!("{}/v1/chat/completions", server.base);
     let cases = [
@@ -186,7 +159,7 @@ async fn bad_requests_get_400s_and_the_server_keeps_serving() {
 /// abandoned generation to run to its end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disconnected_client_stops_its_generation() {
-    let server = ModelServer::start();
+    let server = start_model_server();
     let client = reqwest::Client::new();
     let url = format!("{}/v1/chat/completions", server.base);
     let long = chat(
@@ -267,25 +240,10 @@ async fn warden_serve_offers_the_configured_model_to_key_holders() {
             .stdout,
     )
     .unwrap();
-    let mut child = home
-        .command()
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut base = None;
-    let mut rest = lines;
-    for line in rest.by_ref() {
-        let line = line.unwrap();
-        if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-            base = Some(url.to_owned());
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in rest {});
-    let base = base.unwrap();
+    let mut command = home.command();
+    command.args(["serve", "--addr", "127.0.0.1:0"]);
+    let server = ServerProcess::start(command);
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let url = format!("{base}/v1/chat/completions");
     let anonymous = client
@@ -306,6 +264,4 @@ async fn warden_serve_offers_the_configured_model_to_key_holders() {
         .await
         .unwrap();
     assert_eq!(reply["object"], "chat.completion", "{reply}");
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -1,56 +1,17 @@
 //! `warden serve` as a user starts it: a real process on a loopback port, stopped by SIGTERM.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Stdio};
-
 use serde_json::{Value, json};
 use warden_ledger::testing::{Backend, fresh_database, skip_postgres};
 
-use crate::support::{TestHome, json, stderr, stdout};
+use crate::support::{ServerProcess, TestHome, json, stderr, stdout};
 
-struct Running {
-    child: Child,
-    base: String,
-}
-
-impl Running {
-    fn start(home: &TestHome, database_url: Option<&str>) -> Self {
-        let mut command = home.command();
-        if let Some(url) = database_url {
-            command.env("WARDEN_DATABASE_URL", url);
-        }
-        let mut child = command
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let base = first
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {first:?}"))
-            .to_owned();
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, base }
+fn start(home: &TestHome, database_url: Option<&str>) -> ServerProcess {
+    let mut command = home.command();
+    if let Some(url) = database_url {
+        command.env("WARDEN_DATABASE_URL", url);
     }
-
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
+    command.args(["serve", "--addr", "127.0.0.1:0"]);
+    ServerProcess::start(command)
 }
 
 async fn scenario(home: &TestHome, database_url: Option<&str>) {
@@ -64,7 +25,7 @@ async fn scenario(home: &TestHome, database_url: Option<&str>) {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let secret = stdout(&out).trim().to_owned();
-    let server = Running::start(home, database_url);
+    let server = start(home, database_url);
     let client = reqwest::Client::new();
     let health: Value = client
         .get(format!("{}/healthz", server.base))

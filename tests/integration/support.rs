@@ -74,3 +74,49 @@ pub fn json(out: &Output) -> serde_json::Value {
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// A `warden … serve` process on a loopback port, killed when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`, from the first stderr line that names an address.
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Spawn `command` (already holding its `serve` arguments) and wait for its address.
+    pub fn start(mut command: Command) -> Self {
+        use std::io::{BufRead as _, BufReader};
+        let mut child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let base = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.split_whitespace()
+                    .find(|word| word.starts_with("http://"))
+                    .map(|url| url.trim_end_matches("/v1").to_owned())
+            })
+            .unwrap_or_else(|| panic!("the server printed no address"));
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, base }
+    }
+
+    /// Send SIGTERM and wait for the process to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -9,6 +9,7 @@ use warden_mark::{AigcLabel, Generated, file};
 use crate::args::{
     CueArg, ExplicitArgs, GeneratedArg, LabelCommand, OutputArgs, PositionArg, TextMarkArg,
 };
+use crate::commands::print_json;
 use crate::exit::{self, Failure};
 use warden_mark::explicit::{audio::CuePlacement, image::Position, text::TextMark};
 
@@ -75,13 +76,6 @@ fn destination(input: &Path, output: &OutputArgs) -> Result<PathBuf, Failure> {
             "say where to write: -o OUT, or --in-place to replace the input"
         ))),
     }
-}
-
-fn print_json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-    );
 }
 
 fn label_json(label: &AigcLabel) -> Value {

@@ -9,6 +9,7 @@
 //! value; nothing here panics.
 
 pub mod canonical;
+pub mod hex;
 pub mod risk;
 mod role;
 

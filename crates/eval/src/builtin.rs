@@ -239,10 +239,7 @@ pub fn load_builtin(name: &str) -> Result<Suite, EvalError> {
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    warden_core::hex::encode(&Sha256::digest(bytes))
 }
 
 /// Checks that `bytes` hash to `expected` (lowercase hex); the error names `file`.

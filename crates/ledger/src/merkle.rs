@@ -431,10 +431,7 @@ mod tests {
     #[test]
     fn empty_tree_root_is_sha256_of_nothing() {
         assert_eq!(
-            empty_root()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>(),
+            warden_core::hex::encode(&empty_root()),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
     }

@@ -11,6 +11,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
+use warden_core::hex::encode as encode_hex;
+
 use crate::merkle::Hash;
 
 const ED25519_TYPE: u8 = 0x01;
@@ -47,10 +49,6 @@ fn key_id(name: &str, public: &VerifyingKey) -> [u8; 4] {
     hasher.update(public.as_bytes());
     let digest = hasher.finalize();
     [digest[0], digest[1], digest[2], digest[3]]
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An Ed25519 signing key with its note name.
@@ -112,7 +110,7 @@ impl NoteSigner {
         if !valid_name(name) {
             return Err(NoteError::BadName(name.to_owned()));
         }
-        if hex(&key_id(name, &signer.key.verifying_key())) != id {
+        if encode_hex(&key_id(name, &signer.key.verifying_key())) != id {
             return Err(NoteError::BadKey("key id does not match the key"));
         }
         Ok(signer)
@@ -125,7 +123,7 @@ impl NoteSigner {
         format!(
             "{PRIVATE_PREFIX}{}+{}+{}",
             self.name,
-            hex(&key_id(&self.name, &self.key.verifying_key())),
+            encode_hex(&key_id(&self.name, &self.key.verifying_key())),
             BASE64.encode(material)
         )
     }
@@ -195,7 +193,7 @@ impl NoteVerifier {
             .map_err(|_| NoteError::BadKey("Ed25519 public key must be 32 bytes"))?;
         let key = VerifyingKey::from_bytes(&public)
             .map_err(|_| NoteError::BadKey("not a valid Ed25519 point"))?;
-        if hex(&key_id(name, &key)) != id {
+        if encode_hex(&key_id(name, &key)) != id {
             return Err(NoteError::BadKey("key id does not match the key"));
         }
         Ok(Self {
@@ -259,7 +257,7 @@ impl std::fmt::Display for NoteVerifier {
             f,
             "{}+{}+{}",
             self.name,
-            hex(&key_id(&self.name, &self.key)),
+            encode_hex(&key_id(&self.name, &self.key)),
             BASE64.encode(material)
         )
     }

@@ -284,10 +284,7 @@ on_both!(
         drop_guards(&ledger).await;
         let (_, text) = ledger.store().entries(6, 7).await.unwrap().pop().unwrap();
         let forged = text.replace("subject-6", "subject-y");
-        let leaf: String = warden_ledger::merkle::leaf_hash(forged.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let leaf = warden_core::hex::encode(&warden_ledger::merkle::leaf_hash(forged.as_bytes()));
         let store = ledger.store();
         store
             .execute_raw(&format!(

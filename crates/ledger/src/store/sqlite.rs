@@ -116,7 +116,7 @@ async fn append_in(
         .map_err(err)?;
     let node_rows: Vec<(u8, u64, String)> = nodes
         .iter()
-        .map(|(id, hash)| (id.level, id.index, hex(hash)))
+        .map(|(id, hash)| (id.level, id.index, warden_core::hex::encode(hash)))
         .collect();
     sqlx::query(
         "INSERT INTO ledger_nodes (level, idx, hash) SELECT j.value ->> 0, j.value ->> 1, unhex(j.value ->> 2) FROM json_each(?1) AS j",
@@ -126,16 +126,6 @@ async fn append_in(
     .await
     .map_err(err)?;
     Ok(entries)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
 }
 
 fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ApiKeyRecord, StoreError> {

@@ -485,6 +485,7 @@ mod tests {
     use std::io::Cursor;
 
     use super::*;
+    use crate::formats::test_support::{assert_cuts_fail, assert_damage_never_panics};
 
     const VALUE: &str = r#"{"Label":"1","ContentProducer":"001191110108MA01KP2T5U00000","ProduceID":"img-1","ReservedCode1":"","ContentPropagator":"","PropagateID":"","ReservedCode2":""}"#;
 
@@ -663,31 +664,8 @@ mod tests {
                 .rposition(|pair| pair == [0xFF, EOI])
                 .unwrap()
                 + 2;
-            for cut in 0..end {
-                let short = &jpeg[..cut];
-                for result in [
-                    read(&mut Cursor::new(short)).map(|_| ()),
-                    write(&mut Cursor::new(short), &mut Cursor::new(Vec::new()), VALUE),
-                ] {
-                    assert!(
-                        matches!(
-                            result,
-                            Err(MarkError::Truncated { .. } | MarkError::Corrupt { .. })
-                        ),
-                        "cut at {cut}: {result:?}"
-                    );
-                }
-            }
-            for at in 0..jpeg.len() {
-                let mut damaged = jpeg.clone();
-                damaged[at] ^= 0xA5;
-                let _ = read(&mut Cursor::new(&damaged));
-                let _ = write(
-                    &mut Cursor::new(&damaged),
-                    &mut Cursor::new(Vec::new()),
-                    VALUE,
-                );
-            }
+            assert_cuts_fail(&jpeg, 0..end, read, write, VALUE);
+            assert_damage_never_panics(&jpeg, read, write, VALUE);
         }
         let error = read(&mut Cursor::new(b"\xff\xd8\x00\x00")).unwrap_err();
         assert!(

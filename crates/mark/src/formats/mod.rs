@@ -15,6 +15,8 @@ pub mod mp4;
 pub mod ooxml;
 pub mod pdf;
 pub mod png;
+#[cfg(test)]
+mod test_support;
 pub mod text;
 pub mod wav;
 pub mod webp;

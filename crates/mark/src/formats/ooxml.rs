@@ -828,13 +828,11 @@ mod tests {
     }
 
     fn write_to_vec(input: &[u8], value: &str) -> Result<Vec<u8>, MarkError> {
-        let mut out = Cursor::new(Vec::new());
-        write(&mut Cursor::new(input.to_vec()), &mut out, value)?;
-        Ok(out.into_inner())
+        crate::formats::test_support::write_vec(write, input, value)
     }
 
     fn read_vec(input: &[u8]) -> Result<Vec<String>, MarkError> {
-        read(&mut Cursor::new(input.to_vec()))
+        crate::formats::test_support::read_vec(read, input)
     }
 
     fn part(zip: &[u8], name: &str) -> String {

@@ -515,6 +515,7 @@ mod tests {
     use std::io::Cursor;
 
     use super::*;
+    use crate::formats::test_support::{assert_cuts_fail, assert_damage_never_panics};
 
     const VALUE: &str = r#"{"Label":"1","ContentProducer":"001191110108MA01KP2T5U00000","ProduceID":"img-1","ReservedCode1":"","ContentPropagator":"","PropagateID":"","ReservedCode2":""}"#;
 
@@ -702,37 +703,15 @@ mod tests {
     #[test]
     fn truncated_and_damaged_files_are_errors_not_panics() {
         let labelled = label(&sample_png(), VALUE);
-        for cut in [0, 5, 8, 20, labelled.len() / 2, labelled.len() - 1] {
-            let short = &labelled[..cut];
-            for result in [
-                read(&mut Cursor::new(short)).map(|_| ()),
-                write(&mut Cursor::new(short), &mut Cursor::new(Vec::new()), VALUE),
-            ] {
-                assert!(
-                    matches!(
-                        result,
-                        Err(MarkError::Truncated { .. } | MarkError::Corrupt { .. })
-                    ),
-                    "cut at {cut}: {result:?}"
-                );
-            }
-        }
+        let cuts = [0, 5, 8, 20, labelled.len() / 2, labelled.len() - 1];
+        assert_cuts_fail(&labelled, cuts, read, write, VALUE);
         for cut in 0..labelled.len() {
             assert!(
                 read(&mut Cursor::new(&labelled[..cut])).is_err(),
                 "cut at {cut}"
             );
         }
-        for at in 0..labelled.len() {
-            let mut damaged = labelled.clone();
-            damaged[at] ^= 0xA5;
-            let _ = read(&mut Cursor::new(&damaged));
-            let _ = write(
-                &mut Cursor::new(&damaged),
-                &mut Cursor::new(Vec::new()),
-                VALUE,
-            );
-        }
+        assert_damage_never_panics(&labelled, read, write, VALUE);
         let error = read(&mut Cursor::new(b"GIF89a..........")).unwrap_err();
         assert!(matches!(error, MarkError::Corrupt { .. }));
     }

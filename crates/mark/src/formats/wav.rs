@@ -249,8 +249,6 @@ pub fn write<R: Read + Seek, W: Write + Seek>(
 
 #[cfg(test)]
 mod tests {
-    use std::io::Cursor;
-
     use super::*;
 
     fn chunk(id: &[u8; 4], payload: &[u8]) -> Vec<u8> {
@@ -294,13 +292,11 @@ mod tests {
     }
 
     fn write_to_vec(input: &[u8], value: &str) -> Result<Vec<u8>, MarkError> {
-        let mut out = Cursor::new(Vec::new());
-        write(&mut Cursor::new(input), &mut out, value)?;
-        Ok(out.into_inner())
+        crate::formats::test_support::write_vec(write, input, value)
     }
 
     fn read_vec(input: &[u8]) -> Result<Vec<String>, MarkError> {
-        read(&mut Cursor::new(input))
+        crate::formats::test_support::read_vec(read, input)
     }
 
     /// The payload of the first chunk with `id`.

@@ -459,6 +459,7 @@ mod tests {
     use std::io::Cursor;
 
     use super::*;
+    use crate::formats::test_support::{assert_cuts_fail, assert_damage_never_panics};
 
     const VALUE: &str = r#"{"Label":"1","ContentProducer":"001191110108MA01KP2T5U00000","ProduceID":"img-1","ReservedCode1":"","ContentPropagator":"","PropagateID":"","ReservedCode2":""}"#;
 
@@ -625,31 +626,8 @@ mod tests {
             label(&riff(&[vp8l()]), VALUE),
             label(&riff(&[vp8()]), VALUE),
         ] {
-            for cut in 0..webp.len() {
-                let short = &webp[..cut];
-                for result in [
-                    read(&mut Cursor::new(short)).map(|_| ()),
-                    write(&mut Cursor::new(short), &mut Cursor::new(Vec::new()), VALUE),
-                ] {
-                    assert!(
-                        matches!(
-                            result,
-                            Err(MarkError::Truncated { .. } | MarkError::Corrupt { .. })
-                        ),
-                        "cut at {cut}: {result:?}"
-                    );
-                }
-            }
-            for at in 0..webp.len() {
-                let mut damaged = webp.clone();
-                damaged[at] ^= 0xA5;
-                let _ = read(&mut Cursor::new(&damaged));
-                let _ = write(
-                    &mut Cursor::new(&damaged),
-                    &mut Cursor::new(Vec::new()),
-                    VALUE,
-                );
-            }
+            assert_cuts_fail(&webp, 0..webp.len(), read, write, VALUE);
+            assert_damage_never_panics(&webp, read, write, VALUE);
         }
         let error = read(&mut Cursor::new(riff(&[chunk(b"XMP ", b"x")]))).unwrap_err();
         assert!(

@@ -1,0 +1,69 @@
+//! Test helpers shared by the format modules: run a module's `read` / `write` on byte slices, and
+//! check the contract every module keeps on bad input (truncation is an error, damage never panics).
+
+use std::io::Cursor;
+
+use crate::error::MarkError;
+
+type Input = Cursor<Vec<u8>>;
+type Output = Cursor<Vec<u8>>;
+
+/// `write` on `input`, returning the output bytes.
+pub(crate) fn write_vec(
+    write: impl FnOnce(&mut Input, &mut Output, &str) -> Result<(), MarkError>,
+    input: &[u8],
+    value: &str,
+) -> Result<Vec<u8>, MarkError> {
+    let mut out = Cursor::new(Vec::new());
+    write(&mut Cursor::new(input.to_vec()), &mut out, value)?;
+    Ok(out.into_inner())
+}
+
+/// `read` on `input`.
+pub(crate) fn read_vec(
+    read: impl FnOnce(&mut Input) -> Result<Vec<String>, MarkError>,
+    input: &[u8],
+) -> Result<Vec<String>, MarkError> {
+    read(&mut Cursor::new(input.to_vec()))
+}
+
+/// Both `read` and `write` answer `Truncated` or `Corrupt` for `file` cut at each of `cuts`.
+#[track_caller]
+pub(crate) fn assert_cuts_fail(
+    file: &[u8],
+    cuts: impl IntoIterator<Item = usize>,
+    read: impl Fn(&mut Input) -> Result<Vec<String>, MarkError>,
+    write: impl Fn(&mut Input, &mut Output, &str) -> Result<(), MarkError>,
+    value: &str,
+) {
+    for cut in cuts {
+        let short = &file[..cut];
+        for result in [
+            read_vec(&read, short).map(|_| ()),
+            write_vec(&write, short, value).map(|_| ()),
+        ] {
+            assert!(
+                matches!(
+                    result,
+                    Err(MarkError::Truncated { .. } | MarkError::Corrupt { .. })
+                ),
+                "cut at {cut}: {result:?}"
+            );
+        }
+    }
+}
+
+/// `read` and `write` return (anything) for `file` with each byte flipped in turn: no panic.
+pub(crate) fn assert_damage_never_panics(
+    file: &[u8],
+    read: impl Fn(&mut Input) -> Result<Vec<String>, MarkError>,
+    write: impl Fn(&mut Input, &mut Output, &str) -> Result<(), MarkError>,
+    value: &str,
+) {
+    for at in 0..file.len() {
+        let mut damaged = file.to_vec();
+        damaged[at] ^= 0xA5;
+        let _ = read_vec(&read, &damaged);
+        let _ = write_vec(&write, &damaged, value);
+    }
+}
