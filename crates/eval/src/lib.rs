@@ -21,6 +21,7 @@ mod error;
 pub mod score;
 pub mod stats;
 pub mod suite;
+pub mod target;
 pub mod user;
 
 pub use builtin::{builtin_suites, check_sha256, load_builtin};
