@@ -409,3 +409,78 @@ async fn a_store_shared_between_ledgers_is_one_log() {
     let two = Ledger::new(store, signer(), ORIGIN.into());
     assert_eq!(two.append(draft(1)).await.unwrap().index, 1);
 }
+
+on_both!(eval_runs_journal_responses_and_finish_once, async |db| {
+    use warden_ledger::store::eval::{CachedResponse, EvalRunRecord, EvalSampleRecord};
+    let store = db.store().await.unwrap();
+    let run = EvalRunRecord {
+        id: "run-1".into(),
+        suite: "xstest".into(),
+        target: "http://127.0.0.1:1/v1 model=m".into(),
+        model: "m".into(),
+        created_at: "2026-11-27T00:00:00Z".into(),
+        status: "running".into(),
+        finished_at: None,
+        config: "{}".into(),
+        summary: None,
+    };
+    assert!(store.create_eval_run(&run).await.unwrap());
+    assert!(!store.create_eval_run(&run).await.unwrap(), "ids are unique");
+    assert_eq!(store.eval_run("run-1").await.unwrap(), Some(run.clone()));
+
+    let response = |key: &str, body: &str| CachedResponse {
+        key: key.into(),
+        target: run.target.clone(),
+        body: body.into(),
+        created_at: "2026-11-27T00:00:01Z".into(),
+    };
+    store
+        .put_eval_responses(&[response("k1", "one"), response("k2", "two")])
+        .await
+        .unwrap();
+    // A key journalled twice keeps its first body: answers are never rewritten.
+    store
+        .put_eval_responses(&[response("k1", "changed"), response("k3", "three")])
+        .await
+        .unwrap();
+    let keys: Vec<String> = (0..1200).map(|i| format!("k{i}")).collect();
+    let found = store.eval_responses(&keys).await.unwrap();
+    assert_eq!(found.len(), 3);
+    assert_eq!(found["k1"], "one");
+    assert_eq!(found["k3"], "three");
+
+    let samples = vec![
+        EvalSampleRecord {
+            position: 0,
+            item_id: "a".into(),
+            outcome: "pass".into(),
+            record: "{}".into(),
+        },
+        EvalSampleRecord {
+            position: 1,
+            item_id: "b".into(),
+            outcome: "error".into(),
+            record: "{}".into(),
+        },
+    ];
+    store
+        .finish_eval_run("run-1", "finished", "2026-11-27T00:01:00Z", "{\"ok\":1}", &samples)
+        .await
+        .unwrap();
+    assert_eq!(store.eval_samples("run-1").await.unwrap(), samples);
+    let finished = store.eval_run("run-1").await.unwrap().unwrap();
+    assert_eq!(finished.status, "finished");
+    assert_eq!(finished.summary.as_deref(), Some("{\"ok\":1}"));
+    let again = store
+        .finish_eval_run("run-1", "finished", "x", "{}", &samples)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("already finished"), "{again}");
+    assert!(
+        store
+            .finish_eval_run("nope", "finished", "x", "{}", &[])
+            .await
+            .is_err()
+    );
+    assert_eq!(store.eval_runs().await.unwrap().len(), 1);
+});

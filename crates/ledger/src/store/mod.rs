@@ -1,4 +1,4 @@
-//! The store: small per-capability traits ([`LedgerStore`], [`KeyStore`]) with one
+//! The store: small per-capability traits ([`LedgerStore`], [`KeyStore`], [`eval::EvalStore`]) with one
 //! implementation per database ([`sqlite::SqliteStore`], [`postgres::PgStore`]).
 //!
 //! The database is chosen by URL: `sqlite://PATH` (the embedded default under the Warden home) or
@@ -9,6 +9,7 @@
 //! (`BEGIN IMMEDIATE` on SQLite, a transaction-scoped advisory lock on PostgreSQL), so appends
 //! from any number of tasks or processes are serialised and the tree never forks.
 
+pub mod eval;
 pub mod postgres;
 pub mod sqlite;
 
@@ -148,7 +149,7 @@ pub trait KeyStore: Send + Sync {
 
 /// Every capability of one database.
 #[async_trait]
-pub trait Store: LedgerStore + KeyStore {
+pub trait Store: LedgerStore + KeyStore + eval::EvalStore {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Tables and columns as the database reports them, in logical types, for schema parity.

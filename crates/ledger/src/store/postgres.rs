@@ -17,6 +17,8 @@ use super::{
 use crate::entry::{EntryDraft, SealedEntry};
 use crate::merkle::{Hash, NodeId, decompose};
 
+super::eval::impl_eval_store!(PgStore, "SELECT jsonb_array_elements_text($1::jsonb)");
+
 const BACKEND: &str = "postgres";
 /// Advisory lock key held by every ledger append ("WARDEN" in ASCII).
 const APPEND_LOCK: i64 = 0x5741_5244_454E;

@@ -18,6 +18,8 @@ use super::{
 use crate::entry::{EntryDraft, SealedEntry};
 use crate::merkle::{Hash, NodeId, decompose};
 
+super::eval::impl_eval_store!(SqliteStore, "SELECT value FROM json_each($1)");
+
 const BACKEND: &str = "sqlite";
 
 fn err(error: sqlx::Error) -> StoreError {
