@@ -18,6 +18,9 @@
 
 pub mod builtin;
 mod error;
+pub mod journal;
+pub mod report;
+pub mod run;
 pub mod score;
 pub mod stats;
 pub mod suite;

@@ -2,7 +2,7 @@
 //! compared with), multiple-choice answer extraction, and position debiasing (an item counts as
 //! answered correctly only when both option orders pick the right option).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Phrases that open or carry a refusal, in English and Chinese. A baseline: it misses polite
 /// partial refusals and flags answers that quote a refusal; calibrate a judge against it.
@@ -93,7 +93,7 @@ pub fn parse_choice(response: &str, options: usize) -> Option<usize> {
 }
 
 /// The outcome of one multiple-choice item asked in both option orders.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DebiasedChoice {
     /// Both orders picked the right option.

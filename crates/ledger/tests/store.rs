@@ -425,7 +425,10 @@ on_both!(eval_runs_journal_responses_and_finish_once, async |db| {
         summary: None,
     };
     assert!(store.create_eval_run(&run).await.unwrap());
-    assert!(!store.create_eval_run(&run).await.unwrap(), "ids are unique");
+    assert!(
+        !store.create_eval_run(&run).await.unwrap(),
+        "ids are unique"
+    );
     assert_eq!(store.eval_run("run-1").await.unwrap(), Some(run.clone()));
 
     let response = |key: &str, body: &str| CachedResponse {
@@ -464,7 +467,13 @@ on_both!(eval_runs_journal_responses_and_finish_once, async |db| {
         },
     ];
     store
-        .finish_eval_run("run-1", "finished", "2026-11-27T00:01:00Z", "{\"ok\":1}", &samples)
+        .finish_eval_run(
+            "run-1",
+            "finished",
+            "2026-11-27T00:01:00Z",
+            "{\"ok\":1}",
+            &samples,
+        )
         .await
         .unwrap();
     assert_eq!(store.eval_samples("run-1").await.unwrap(), samples);

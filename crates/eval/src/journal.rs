@@ -1,0 +1,460 @@
+//! The journal: every upstream call of a run goes through it, so runs survive failure.
+//!
+//! A call is keyed by the SHA-256 of the canonical JSON of (target, request, sampling parameters,
+//! epoch) — [`request_key`]. Before calling upstream, [`JournaledTarget`] looks the key up (a
+//! preloaded map, else the store); after an answer it hands the answer to one writer task and
+//! waits until that task has committed it. So an answer is durable before the run counts it, a
+//! run killed with `kill -9` and resumed repeats no answered request, and the same request in a
+//! later run is served from the cache. The writer commits whatever has queued up in one
+//! transaction (group commit), which keeps the journal off the critical path at high concurrency.
+//!
+//! Upstream pressure is handled here too: a global concurrency limit, request-per-minute and
+//! token-per-minute budgets ([`Limits`]), and retries with backoff on retryable failures that
+//! honour `Retry-After` and pause every worker, not only the one that was told to wait.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
+use warden_ledger::store::StoreError;
+use warden_ledger::store::eval::{CachedResponse, EvalStore};
+
+use crate::target::{CallError, ChatRequest, Completion, Target};
+
+/// The journal key of one call: lowercase hex SHA-256 of the canonical JSON of
+/// `{"epoch", "request", "target"}`. The API key is never part of it.
+pub fn request_key(target: &str, request: &ChatRequest, epoch: u32) -> String {
+    let value = json!({"target": target, "request": request, "epoch": epoch});
+    let canonical = warden_core::canonical::to_string(&value).unwrap_or_else(|_| value.to_string());
+    warden_core::hex::encode(&Sha256::digest(canonical.as_bytes()))
+}
+
+/// Upstream budgets for one target.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Limits {
+    /// Requests in flight at once (at least 1).
+    pub concurrency: usize,
+    /// Requests per minute; `None` for no limit.
+    pub requests_per_minute: Option<u32>,
+    /// Tokens (prompt estimate + max_tokens) per minute; `None` for no limit.
+    pub tokens_per_minute: Option<u64>,
+    /// Retries of one call after retryable failures before it is an error.
+    pub max_retries: u32,
+}
+
+/// A token bucket refilled continuously at `per_minute / 60` per second, holding one minute's worth.
+#[derive(Debug)]
+struct Bucket {
+    capacity: f64,
+    available: f64,
+    refilled: Instant,
+}
+
+impl Bucket {
+    fn new(per_minute: f64) -> Bucket {
+        Bucket {
+            capacity: per_minute,
+            available: per_minute,
+            refilled: Instant::now(),
+        }
+    }
+
+    /// Take `amount` now, or say how long until it can be taken. Requests larger than the
+    /// bucket wait for a full bucket rather than forever.
+    fn take(&mut self, amount: f64, now: Instant) -> Option<Duration> {
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.available = (self.available + elapsed * self.capacity / 60.0).min(self.capacity);
+        self.refilled = now;
+        let amount = amount.min(self.capacity);
+        if self.available >= amount {
+            self.available -= amount;
+            None
+        } else {
+            let missing = amount - self.available;
+            Some(Duration::from_secs_f64(missing * 60.0 / self.capacity))
+        }
+    }
+}
+
+/// Counters for progress and reports.
+#[derive(Debug, Default)]
+pub struct JournalStats {
+    /// Calls answered from the journal or cache.
+    pub cached: AtomicU64,
+    /// Calls sent upstream (retries included).
+    pub sent: AtomicU64,
+    /// Retries after retryable failures.
+    pub retries: AtomicU64,
+    /// Calls that ended in an error.
+    pub failed: AtomicU64,
+    /// Calls answered (from upstream or cache).
+    pub answered: AtomicU64,
+}
+
+type Ack = oneshot::Sender<Result<(), StoreError>>;
+
+/// Shared by every [`JournaledTarget`] of a run: the store, the writer task, the limits.
+pub struct Journal {
+    store: Arc<dyn EvalStore>,
+    writer: mpsc::Sender<(CachedResponse, Ack)>,
+    known: Mutex<HashMap<String, Completion>>,
+    in_flight: Semaphore,
+    limits: Limits,
+    rate: Mutex<(Option<Bucket>, Option<Bucket>)>,
+    paused_until: Mutex<Option<Instant>>,
+    /// Counters, read by progress displays.
+    pub stats: JournalStats,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most answers committed in one transaction.
+const MAX_GROUP: usize = 512;
+
+impl Journal {
+    /// A journal over `store`; spawns the writer task, so call it inside a Tokio runtime.
+    pub fn new(store: Arc<dyn EvalStore>, limits: Limits) -> Arc<Journal> {
+        let (writer, inbox) = mpsc::channel(MAX_GROUP * 2);
+        tokio::spawn(write_loop(Arc::clone(&store), inbox));
+        let rate = (
+            limits
+                .requests_per_minute
+                .filter(|&n| n > 0)
+                .map(|n| Bucket::new(f64::from(n))),
+            limits
+                .tokens_per_minute
+                .filter(|&n| n > 0)
+                .map(|n| Bucket::new(n as f64)),
+        );
+        Arc::new(Journal {
+            store,
+            writer,
+            known: Mutex::new(HashMap::new()),
+            in_flight: Semaphore::new(limits.concurrency.max(1)),
+            limits,
+            rate: Mutex::new(rate),
+            paused_until: Mutex::new(None),
+            stats: JournalStats::default(),
+        })
+    }
+
+    /// Load whichever of `keys` are journalled into memory (one query per 500 keys), so the
+    /// calls that follow need no store lookups.
+    pub async fn preload(&self, keys: &[String]) -> Result<usize, StoreError> {
+        let found = self.store.eval_responses(keys).await?;
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut loaded = 0;
+        for (key, body) in found {
+            if let Ok(completion) = serde_json::from_str::<Completion>(&body) {
+                known.insert(key, completion);
+                loaded += 1;
+            }
+        }
+        Ok(loaded)
+    }
+
+    fn remembered(&self, key: &str) -> Option<Completion> {
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    async fn lookup(&self, key: &str) -> Option<Completion> {
+        if let Some(found) = self.remembered(key) {
+            return Some(found);
+        }
+        let found = self.store.eval_responses(&[key.to_owned()]).await.ok()?;
+        serde_json::from_str(found.get(key)?).ok()
+    }
+
+    async fn record(
+        &self,
+        key: String,
+        target: &str,
+        completion: &Completion,
+    ) -> Result<(), StoreError> {
+        let body =
+            serde_json::to_string(completion).map_err(|e| StoreError::Database(e.to_string()))?;
+        let (ack, done) = oneshot::channel();
+        let row = CachedResponse {
+            key: key.clone(),
+            target: target.to_owned(),
+            body,
+            created_at: warden_ledger::entry::now_rfc3339(),
+        };
+        let stopped = || StoreError::Database("the journal writer has stopped".into());
+        self.writer.send((row, ack)).await.map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())??;
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, completion.clone());
+        Ok(())
+    }
+
+    /// Wait until the rate budgets allow a request of about `tokens` tokens.
+    async fn admit(&self, tokens: u64) {
+        loop {
+            let pause = *self
+                .paused_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(until) = pause
+                && until > Instant::now()
+            {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            let wait = {
+                let now = Instant::now();
+                let mut rate = self.rate.lock().unwrap_or_else(PoisonError::into_inner);
+                let (requests, token_bucket) = &mut *rate;
+                // Check both before taking from either, so a refused request takes nothing.
+                let request_wait = requests.as_mut().and_then(|b| b.take(1.0, now));
+                match request_wait {
+                    Some(wait) => Some(wait),
+                    None => {
+                        let token_wait = token_bucket
+                            .as_mut()
+                            .and_then(|b| b.take(tokens as f64, now));
+                        if token_wait.is_some()
+                            && let Some(bucket) = requests.as_mut()
+                        {
+                            bucket.available += 1.0;
+                        }
+                        token_wait
+                    }
+                }
+            };
+            match wait {
+                None => return,
+                Some(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// Make every worker wait until `until`: one 429 means the whole target is saturated.
+    fn pause(&self, until: Instant) {
+        let mut paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if paused.is_none_or(|current| current < until) {
+            *paused = Some(until);
+        }
+    }
+}
+
+async fn write_loop(store: Arc<dyn EvalStore>, mut inbox: mpsc::Receiver<(CachedResponse, Ack)>) {
+    let mut batch = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = inbox.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_GROUP {
+            match inbox.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let (rows, acks): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        let result = store.put_eval_responses(&rows).await;
+        for ack in acks {
+            let _ = ack.send(result.clone());
+        }
+    }
+}
+
+/// A rough token count for budgeting before the server says: about 4 characters per token.
+fn estimate_tokens(request: &ChatRequest) -> u64 {
+    let characters: usize = request
+        .messages
+        .iter()
+        .map(|m| m.content.chars().count())
+        .sum();
+    (characters as u64).div_ceil(4) + u64::from(request.sampling.max_tokens)
+}
+
+/// Backoff before retry `attempt` (0-based) when the server gave no `Retry-After`:
+/// 0.5 s doubling to at most 30 s, with ±25 % jitter from the key so workers spread out.
+fn backoff(attempt: u32, key: &str) -> Duration {
+    let base = 0.5 * 2f64.powi(attempt.min(6) as i32);
+    let jitter = key.bytes().take(4).fold(0u32, |acc, b| {
+        acc.wrapping_mul(31).wrapping_add(u32::from(b) + attempt)
+    });
+    let factor = 0.75 + f64::from(jitter % 1000) / 2000.0;
+    Duration::from_secs_f64((base * factor).min(30.0))
+}
+
+/// A target whose calls are journalled, cached, rate-limited and retried.
+#[derive(Clone)]
+pub struct JournaledTarget {
+    inner: Arc<dyn Target>,
+    journal: Arc<Journal>,
+    epoch: u32,
+}
+
+impl JournaledTarget {
+    /// Wrap `inner`; `epoch` tells repeated samples of the same request apart.
+    pub fn new(inner: Arc<dyn Target>, journal: Arc<Journal>, epoch: u32) -> JournaledTarget {
+        JournaledTarget {
+            inner,
+            journal,
+            epoch,
+        }
+    }
+
+    /// The same target and journal for another epoch.
+    pub fn with_epoch(&self, epoch: u32) -> JournaledTarget {
+        JournaledTarget {
+            epoch,
+            ..self.clone()
+        }
+    }
+
+    /// Load whichever of `keys` are journalled, so the calls that follow skip the store.
+    pub async fn preload(&self, keys: &[String]) -> Result<usize, StoreError> {
+        self.journal.preload(keys).await
+    }
+
+    /// The journal's counters.
+    pub fn stats(&self) -> &JournalStats {
+        &self.journal.stats
+    }
+
+    /// The key this target would journal `request` under.
+    pub fn key(&self, request: &ChatRequest) -> String {
+        request_key(&self.inner.id(), request, self.epoch)
+    }
+}
+
+#[async_trait]
+impl Target for JournaledTarget {
+    fn id(&self) -> String {
+        self.inner.id()
+    }
+
+    async fn chat(&self, request: &ChatRequest) -> Result<Completion, CallError> {
+        let journal = &self.journal;
+        let target = self.inner.id();
+        let key = request_key(&target, request, self.epoch);
+        if let Some(found) = journal.lookup(&key).await {
+            journal.stats.cached.fetch_add(1, Ordering::Relaxed);
+            journal.stats.answered.fetch_add(1, Ordering::Relaxed);
+            return Ok(found);
+        }
+        let _slot = journal
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| CallError::Fatal {
+                message: "the run is shutting down".into(),
+            })?;
+        let tokens = estimate_tokens(request);
+        let mut attempt = 0;
+        loop {
+            journal.admit(tokens).await;
+            journal.stats.sent.fetch_add(1, Ordering::Relaxed);
+            match self.inner.chat(request).await {
+                Ok(completion) => {
+                    journal
+                        .record(key, &target, &completion)
+                        .await
+                        .map_err(|e| CallError::Fatal {
+                            message: format!("the answer could not be journalled: {e}"),
+                        })?;
+                    journal.stats.answered.fetch_add(1, Ordering::Relaxed);
+                    return Ok(completion);
+                }
+                Err(CallError::Retryable {
+                    message,
+                    retry_after,
+                }) if attempt < journal.limits.max_retries => {
+                    let wait = retry_after.unwrap_or_else(|| backoff(attempt, &key));
+                    if retry_after.is_some() {
+                        journal.pause(Instant::now() + wait);
+                    }
+                    tracing::debug!(%message, ?wait, attempt, "retrying");
+                    journal.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(CallError::Retryable { message, .. }) => {
+                    journal.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    return Err(CallError::Fatal {
+                        message: format!("gave up after {} retries: {message}", attempt),
+                    });
+                }
+                Err(fatal) => {
+                    journal.stats.failed.fetch_add(1, Ordering::Relaxed);
+                    return Err(fatal);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::Message;
+    use crate::target::Sampling;
+
+    fn request(text: &str) -> ChatRequest {
+        ChatRequest {
+            messages: vec![Message::user(text)],
+            sampling: Sampling::default(),
+        }
+    }
+
+    #[test]
+    fn keys_depend_on_target_request_sampling_and_epoch() {
+        let base = request_key("t", &request("q"), 0);
+        assert_eq!(base.len(), 64);
+        assert_eq!(base, request_key("t", &request("q"), 0));
+        assert_ne!(base, request_key("u", &request("q"), 0));
+        assert_ne!(base, request_key("t", &request("r"), 0));
+        assert_ne!(base, request_key("t", &request("q"), 1));
+        let mut hotter = request("q");
+        hotter.sampling.temperature = 0.7;
+        assert_ne!(base, request_key("t", &hotter, 0));
+    }
+
+    #[test]
+    fn buckets_refill_at_the_budgeted_rate() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(60.0);
+        for _ in 0..60 {
+            assert_eq!(bucket.take(1.0, start), None);
+        }
+        // Empty: the next request waits one second (60 per minute).
+        let wait = bucket.take(1.0, start).unwrap();
+        assert!((wait.as_secs_f64() - 1.0).abs() < 1e-9, "{wait:?}");
+        assert_eq!(bucket.take(1.0, start + Duration::from_secs(1)), None);
+        // A request bigger than the whole budget waits for a full bucket, not forever.
+        let mut tokens = Bucket::new(100.0);
+        assert_eq!(tokens.take(500.0, start), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let first = backoff(0, "abcd");
+        let later = backoff(3, "abcd");
+        assert!(first >= Duration::from_millis(375) && first <= Duration::from_millis(625));
+        assert!(later > first);
+        assert!(backoff(20, "abcd") <= Duration::from_secs(30));
+    }
+}
