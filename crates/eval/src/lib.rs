@@ -1,7 +1,6 @@
-//! Warden's evaluation harness (practice 1), first part: **suites as data**.
+//! Warden's evaluation harness (practice 1): **suites as data**, targets, scorers and judges.
 //!
-//! So far this crate holds suites only. Targets (what is evaluated), attacks, scorers and judges,
-//! runs and reports are to come, and will consume the types defined here.
+//! Attacks, runs and reports are to come, and will consume the types defined here.
 //!
 //! - [`suite`]: [`Item`], [`Suite`] and friends: the shape of every suite, shipped or user-written.
 //! - [`builtin`]: the shipped suites (XSTest, SafetyBench zh, Flames, CValues, FINE, Do-Not-Answer
@@ -12,12 +11,20 @@
 //! - [`stats`]: Wilson intervals for rates; judge agreement (accuracy, Cohen's κ).
 //! - [`score`]: judge-free scorers: string-match refusal detection, multiple-choice answer parsing,
 //!   position debiasing.
+//! - [`target`]: what is evaluated (and what judges run on): any OpenAI-compatible endpoint.
+//! - [`judge`]: LLM judges on any target: refusal (XSTest's three classes), HarmBench-style
+//!   yes/no and StrongREJECT-style graded rubrics; unparseable judge output is an error, never a
+//!   score.
+//! - [`calibrate`]: agreement (accuracy, Cohen's κ, confusion matrix) of the string-match
+//!   baseline and the refusal judge with XSTest's human-labelled completions.
 //!
 //! **Invariant:** loading never panics; bad data is an [`EvalError`] naming the file, the line
 //! and what to fix.
 
 pub mod builtin;
+pub mod calibrate;
 mod error;
+pub mod judge;
 pub mod score;
 pub mod stats;
 pub mod suite;
