@@ -289,12 +289,12 @@ fn jsonl<T: DeserializeOwned>(file: &DataFile) -> Result<Vec<(usize, T)>, EvalEr
 }
 
 /// One CSV record: the line it starts on and its fields.
-type CsvRecord = (usize, Vec<String>);
+pub(crate) type CsvRecord = (usize, Vec<String>);
 
 /// Parses RFC 4180 CSV: comma-separated fields, `"`-quoted fields with `""` for a quote and
 /// line breaks allowed inside quotes, CRLF or LF records. Returns `(first line, fields)` per
 /// record; the error is `(line, message)`.
-fn parse_csv(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
+pub(crate) fn parse_csv(text: &str) -> Result<Vec<CsvRecord>, (usize, String)> {
     let mut records = Vec::new();
     let mut fields = Vec::new();
     let mut field = String::new();

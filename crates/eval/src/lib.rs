@@ -1,7 +1,6 @@
-//! Warden's evaluation harness (practice 1), first part: **suites as data**.
-//!
-//! So far this crate holds suites only. Targets (what is evaluated), attacks, scorers and judges,
-//! runs and reports are to come, and will consume the types defined here.
+//! Warden's evaluation harness (practice 1): safety suites as data, run against any
+//! OpenAI-compatible target, scored by string match, multiple choice or calibrated judges,
+//! journalled so that runs survive failure, and reported with honest intervals.
 //!
 //! - [`suite`]: [`Item`], [`Suite`] and friends: the shape of every suite, shipped or user-written.
 //! - [`builtin`]: the shipped suites (XSTest, SafetyBench zh, Flames, CValues, FINE, Do-Not-Answer
@@ -12,13 +11,28 @@
 //! - [`stats`]: Wilson intervals for rates; judge agreement (accuracy, Cohen's κ).
 //! - [`score`]: judge-free scorers: string-match refusal detection, multiple-choice answer parsing,
 //!   position debiasing.
+//! - [`target`]: what is evaluated (and what judges run on): any OpenAI-compatible endpoint.
+//! - [`judge`]: LLM judges on any target: refusal (XSTest's three classes), HarmBench-style
+//!   yes/no and StrongREJECT-style graded rubrics; unparseable judge output is an error, never a
+//!   score.
+//! - [`calibrate`]: agreement (accuracy, Cohen's κ, confusion matrix) of the string-match
+//!   baseline and the refusal judge with XSTest's human-labelled completions.
+//!
+//! - [`journal`]: every upstream call keyed by a hash of (target, request, sampling, epoch),
+//!   journalled before it counts, served from the journal when asked again; rate limits, retries
+//!   and backoff that honours `Retry-After`.
+//! - [`run`]: plan a run's calls, make them, score answers into pass / fail / error samples.
+//! - [`report`]: per category, risk, language and attack rates with Wilson intervals; harmful
+//!   compliance next to benign refusal; consistency 2×2 tables; JSON, Markdown and HTML.
 //!
 //! **Invariant:** loading never panics; bad data is an [`EvalError`] naming the file, the line
 //! and what to fix.
 
 pub mod builtin;
+pub mod calibrate;
 mod error;
 pub mod journal;
+pub mod judge;
 pub mod report;
 pub mod run;
 pub mod score;
