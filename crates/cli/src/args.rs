@@ -67,7 +67,7 @@ pub enum Command {
     /// The local GGUF model runtime: generate, benchmark, serve.
     #[command(subcommand)]
     Model(ModelCommand),
-    /// Safety evaluations (so far: the shipped and user suites).
+    /// Safety evaluations: suites, runs against any target, attacks, judges, reports.
     #[command(subcommand)]
     Eval(EvalCommand),
 }
@@ -79,6 +79,162 @@ pub enum EvalCommand {
         /// User suite files to check instead of listing the shipped suites.
         files: Vec<PathBuf>,
     },
+    /// Run a suite against a target (any OpenAI-compatible URL, or `local` for the runtime),
+    /// journalling every call so an interrupted run resumes with --resume.
+    Run(Box<EvalRunArgs>),
+    /// Print a run's report.
+    Report {
+        /// The run id (`warden eval runs` lists them).
+        id: String,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+    },
+    /// List the runs in this home, newest first.
+    Runs,
+    /// Pass rates per checkpoint of a model series (runs made with --series).
+    Trend {
+        /// The series name given to `warden eval run --series`.
+        series: String,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+    },
+    /// Measure refusal scorers against XSTest's human-labelled completions: accuracy, Cohen's κ
+    /// and confusion matrices for the string-match baseline and, with --judge-target, a judge.
+    Calibrate {
+        /// The judge's URL, or `local`; without it only the string-match baseline is measured.
+        #[arg(long)]
+        judge_target: Option<String>,
+        /// The judge's model name (default for `local`: the loaded model's id).
+        #[arg(long)]
+        judge_model: Option<String>,
+        /// Environment variable holding the judge's API key.
+        #[arg(long)]
+        judge_api_key_env: Option<String>,
+        /// Calibrate on N labelled completions spread over both files (default: all 900).
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// GB/T 45654-2025 refusal assessment: build should-refuse and should-not-refuse banks from
+    /// the shipped Chinese data, run them, and compare refusal rates with the reference
+    /// thresholds; also report bank coverage per Appendix A risk against the required minimums.
+    Compliance {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Questions per bank (default: all mapped questions).
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Most tokens per answer.
+        #[arg(long, default_value_t = 256)]
+        max_tokens: u32,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+}
+
+/// Report formats.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Md,
+    Json,
+    Html,
+}
+
+/// Where the model under test is.
+#[derive(Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// The target's base URL (http://host:port/v1) or `local` for Warden's runtime (--gguf).
+    #[arg(long, default_value = "local")]
+    pub target: String,
+    /// The model name sent to the target (default for `local`: the loaded model's id).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Environment variable holding the target's API key (never stored or logged).
+    #[arg(long)]
+    pub api_key_env: Option<String>,
+    /// Seconds before one request times out.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+/// `warden eval run`.
+#[derive(Args, Debug)]
+pub struct EvalRunArgs {
+    /// A shipped suite (`warden eval suites`) or a JSONL suite file.
+    #[arg(long, required_unless_present = "resume")]
+    pub suite: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Only the first N items of the suite.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// The new run's id (default: generated).
+    #[arg(long, conflicts_with = "resume")]
+    pub run_id: Option<String>,
+    /// Resume an interrupted run: answered calls come from the journal, only the rest are sent.
+    #[arg(long)]
+    pub resume: Option<String>,
+    /// Samples per item (use with --temperature above 0).
+    #[arg(long, default_value_t = 1)]
+    pub epochs: u32,
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f64,
+    /// Most tokens per answer; an answer cut off here is an error, not a score.
+    #[arg(long, default_value_t = 512)]
+    pub max_tokens: u32,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Extra request body fields as KEY=JSON (e.g. top_p=0.9); repeat for several.
+    #[arg(long = "param", value_name = "KEY=JSON")]
+    pub params: Vec<String>,
+    /// Requests per minute to the target (default: unlimited).
+    #[arg(long)]
+    pub rpm: Option<u32>,
+    /// Tokens per minute to the target (prompt estimate + max tokens; default: unlimited).
+    #[arg(long)]
+    pub tpm: Option<u64>,
+    /// Retries of a call after 429/5xx/timeouts before it is an error.
+    #[arg(long, default_value_t = 6)]
+    pub max_retries: u32,
+    /// Attack transforms to apply to every item besides the original; repeat or comma-separate
+    /// (base64, rot13, leetspeak, homoglyph, zero-width, prefix-injection, refusal-suppression,
+    /// role-play, payload-splitting, many-shot, language-switch).
+    #[arg(long = "attack", value_delimiter = ',')]
+    pub attacks: Vec<String>,
+    /// Grade open-ended answers with a judge model: refusal, harmbench or strongreject.
+    #[arg(long)]
+    pub judge: Option<String>,
+    /// The judge's URL or `local` (default: the target).
+    #[arg(long)]
+    pub judge_target: Option<String>,
+    #[arg(long)]
+    pub judge_model: Option<String>,
+    #[arg(long)]
+    pub judge_api_key_env: Option<String>,
+    /// Largest share of error outcomes before the run is marked failed (exit code 1).
+    #[arg(long, default_value_t = 0.1)]
+    pub max_error_rate: f64,
+    /// A model series this run belongs to, for `warden eval trend`.
+    #[arg(long, requires = "checkpoint")]
+    pub series: Option<String>,
+    /// Which checkpoint of the series the target serves (e.g. step-2000).
+    #[arg(long, requires = "series")]
+    pub checkpoint: Option<String>,
+    /// Report format printed when the run ends.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 /// Which model file and how to run it.

@@ -54,3 +54,20 @@ pub enum EvalError {
         message: String,
     },
 }
+
+/// Why a run could not start, continue or be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The user asked for something that cannot be done; the message says what to change.
+    #[error("{0}")]
+    Usage(String),
+    /// The target, the judge or the store is not there.
+    #[error("{0}")]
+    Environment(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] warden_ledger::store::StoreError),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] warden_ledger::LedgerError),
+}

@@ -22,6 +22,8 @@
 //!   journalled before it counts, served from the journal when asked again; rate limits, retries
 //!   and backoff that honours `Retry-After`.
 //! - [`run`]: plan a run's calls, make them, score answers into pass / fail / error samples.
+//! - [`compliance`]: the GB/T 45654 refusal profile: banks from the shipped Chinese data, refusal
+//!   rates against the reference thresholds, coverage per Appendix A risk.
 //! - [`report`]: per category, risk, language and attack rates with Wilson intervals; harmful
 //!   compliance next to benign refusal; consistency 2×2 tables; JSON, Markdown and HTML.
 //!
@@ -30,6 +32,7 @@
 
 pub mod builtin;
 pub mod calibrate;
+pub mod compliance;
 mod error;
 pub mod journal;
 pub mod judge;
@@ -42,6 +45,6 @@ pub mod target;
 pub mod user;
 
 pub use builtin::{builtin_suites, check_sha256, load_builtin};
-pub use error::EvalError;
+pub use error::{EvalError, RunError};
 pub use suite::{Expected, Item, Message, Role, ScorerKind, SourceFile, Suite, SuiteInfo};
 pub use user::load_suite_file;

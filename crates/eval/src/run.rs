@@ -534,6 +534,186 @@ pub fn user_request(text: &str, sampling: &Sampling) -> ChatRequest {
 /// A shared handle to any target.
 pub type SharedTarget = Arc<dyn Target>;
 
+/// What a finished run hands back.
+#[derive(Debug)]
+pub struct Finished {
+    pub report: crate::report::Report,
+    /// The ledger index of the run's `eval.run.finished` entry.
+    pub ledger_index: u64,
+    /// Calls answered from the journal (a resumed run or a repeated request).
+    pub cached: u64,
+    /// Calls sent upstream, retries included.
+    pub sent: u64,
+}
+
+/// How a run is started: a new id or the id of an interrupted run to resume.
+#[derive(Clone, Debug)]
+pub enum Start {
+    New(String),
+    Resume(String),
+}
+
+/// Read a stored run's config, to resume it.
+pub async fn stored_config(
+    store: &dyn warden_ledger::store::eval::EvalStore,
+    id: &str,
+) -> Result<RunConfig, crate::RunError> {
+    let run = store.eval_run(id).await?.ok_or_else(|| {
+        crate::RunError::Usage(format!(
+            "no evaluation run `{id}` in this home; `warden eval runs` lists them"
+        ))
+    })?;
+    if run.status == "finished" || run.status == "failed" {
+        return Err(crate::RunError::Usage(format!(
+            "run `{id}` has already {}; `warden eval report {id}` shows it",
+            run.status
+        )));
+    }
+    serde_json::from_str(&run.config).map_err(|e| {
+        crate::RunError::Environment(format!("run `{id}` has an unreadable stored config: {e}"))
+    })
+}
+
+/// Run (or resume) `suite` against `target` as `config` says, journalling every call in the
+/// ledger's store, then store the samples and report and append an `eval.run.finished` entry
+/// carrying the digests of the suite, the config and the judge.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_suite(
+    ledger: &warden_ledger::Ledger,
+    start: Start,
+    config: &RunConfig,
+    suite: &Suite,
+    planned: &[PlannedItem],
+    target: Arc<dyn Target>,
+    judge: Option<(crate::judge::JudgeKind, Arc<dyn Target>)>,
+    progress: &dyn Progress,
+    actor: &str,
+) -> Result<Finished, crate::RunError> {
+    let store: Arc<dyn warden_ledger::store::eval::EvalStore> = ledger.store().clone();
+    let digest = suite_digest(&suite.items);
+    if digest != config.suite_sha256 {
+        return Err(crate::RunError::Usage(format!(
+            "suite `{}` has changed since the run started (SHA-256 {} now, {} then); resuming would mix answers to different items — start a new run",
+            config.suite, digest, config.suite_sha256
+        )));
+    }
+    let config_json = serde_json::to_string(config)
+        .map_err(|e| crate::RunError::Environment(e.to_string()))?;
+    let id = match start {
+        Start::Resume(id) => id,
+        Start::New(id) => {
+            let created = store
+                .create_eval_run(&warden_ledger::store::eval::EvalRunRecord {
+                    id: id.clone(),
+                    suite: config.suite.clone(),
+                    target: target.id(),
+                    model: config.target.model.clone(),
+                    created_at: warden_ledger::entry::now_rfc3339(),
+                    status: "running".into(),
+                    finished_at: None,
+                    config: config_json.clone(),
+                    summary: None,
+                })
+                .await?;
+            if !created {
+                return Err(crate::RunError::Usage(format!(
+                    "a run with id `{id}` exists; choose another --run-id, or --resume {id} if it was interrupted"
+                )));
+            }
+            id
+        }
+    };
+    let journal = crate::journal::Journal::new(Arc::clone(&store), config.limits.clone());
+    let journaled = JournaledTarget::new(target, Arc::clone(&journal), 0);
+    let grader = match judge {
+        Some((kind, judge_target)) => Grader::Judge {
+            kind,
+            target: JournaledTarget::new(judge_target, Arc::clone(&journal), 0),
+        },
+        None => Grader::StringMatch,
+    };
+    let samples = execute(planned, config, &journaled, &grader, progress).await;
+
+    let mut counts = Counts::default();
+    for sample in &samples {
+        counts.add(sample.outcome);
+    }
+    let status = if counts.error_rate() > config.max_error_rate {
+        "failed"
+    } else {
+        "finished"
+    };
+    let stored = store.eval_run(&id).await?;
+    let finished_at = warden_ledger::entry::now_rfc3339();
+    let info = crate::report::RunInfo {
+        id: id.clone(),
+        suite: config.suite.clone(),
+        target: journaled.id(),
+        model: config.target.model.clone(),
+        status: status.into(),
+        created_at: stored.map(|r| r.created_at).unwrap_or_default(),
+        finished_at: Some(finished_at.clone()),
+        series: config.series.clone(),
+        checkpoint: config.checkpoint.clone(),
+    };
+    let report = crate::report::build(info, &samples);
+    let summary =
+        serde_json::to_string(&report).map_err(|e| crate::RunError::Environment(e.to_string()))?;
+    let records: Vec<warden_ledger::store::eval::EvalSampleRecord> = samples
+        .iter()
+        .enumerate()
+        .map(|(position, sample)| warden_ledger::store::eval::EvalSampleRecord {
+            position: position as u64,
+            item_id: sample.item_id.clone(),
+            outcome: sample.outcome.as_str().into(),
+            record: serde_json::to_string(sample).unwrap_or_default(),
+        })
+        .collect();
+    store
+        .finish_eval_run(&id, status, &finished_at, &summary, &records)
+        .await?;
+    let sha = |text: &str| warden_core::hex::encode(&Sha256::digest(text.as_bytes()));
+    let judge_digest = config
+        .judge
+        .as_ref()
+        .and_then(|j| serde_json::to_string(j).ok())
+        .map(|text| sha(&text));
+    let entry = ledger
+        .append(warden_ledger::entry::EntryDraft {
+            kind: "eval.run.finished".into(),
+            actor: actor.into(),
+            subject: format!("eval-run:{id}"),
+            payload: serde_json::json!({
+                "run": id,
+                "status": status,
+                "suite": config.suite,
+                "suite_sha256": config.suite_sha256,
+                "config_sha256": sha(&config_json),
+                "judge_sha256": judge_digest,
+                "target": report.run.target,
+                "pass": report.pass,
+                "fail": report.fail,
+                "error": report.error,
+                "summary_sha256": sha(&summary),
+            }),
+            time: finished_at,
+        })
+        .await?;
+    let stats = journaled.stats();
+    let load = |counter: &std::sync::atomic::AtomicU64| {
+        counter.load(std::sync::atomic::Ordering::Relaxed)
+    };
+    if status == "failed" {
+        tracing::warn!(run = %id, errors = counts.error, "run failed: too many errors");
+    }
+    Ok(Finished {
+        report,
+        ledger_index: entry.index,
+        cached: load(&stats.cached),
+        sent: load(&stats.sent),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,538 @@
+//! `warden eval`: suites, runs, reports, trends, judge calibration and the GB/T 45654 profile.
+//!
+//! Glue only: targets are built from flags (`local` loads the GGUF runtime and serves it on a
+//! loopback port, so the local model is reached through the same OpenAI-compatible client as any
+//! other), and the work is done by `warden-eval`.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+use warden_eval::journal::Limits;
+use warden_eval::judge::JudgeKind;
+use warden_eval::report::{self, Report};
+use warden_eval::run::{self, PlannedItem, Progress, RunConfig, Start};
+use warden_eval::target::{OpenAiTarget, Sampling, Target, TargetSpec};
+use warden_eval::{RunError, Suite};
+
+use crate::args::{EvalCommand, EvalRunArgs, Global, ModelArgs, ReportFormat, TargetArgs};
+use crate::commands::{local_actor, print_json};
+use crate::exit::{self, Failure};
+
+type Outcome = Result<u8, Failure>;
+
+impl From<RunError> for Failure {
+    fn from(error: RunError) -> Self {
+        match error {
+            RunError::Usage(_) => Failure::usage(error),
+            _ => Failure::environment(error),
+        }
+    }
+}
+
+/// Run a `warden eval` command.
+pub async fn run(global: &Global, command: EvalCommand) -> Outcome {
+    match command {
+        EvalCommand::Suites { files } => crate::commands::suites(global, &files),
+        EvalCommand::Run(args) => eval_run(global, *args).await,
+        EvalCommand::Report { id, format } => show_report(global, &id, format).await,
+        EvalCommand::Runs => runs(global).await,
+        EvalCommand::Trend { series, format } => trend(global, &series, format).await,
+        EvalCommand::Calibrate {
+            judge_target,
+            judge_model,
+            judge_api_key_env,
+            limit,
+            concurrency,
+            model,
+        } => {
+            let judge = match judge_target {
+                None => None,
+                Some(url) => Some(
+                    connect(
+                        &TargetArgs {
+                            target: url,
+                            model: judge_model,
+                            api_key_env: judge_api_key_env,
+                            timeout: 120,
+                        },
+                        &model,
+                    )
+                    .await?,
+                ),
+            };
+            let report = warden_eval::calibrate::calibrate(
+                judge.as_ref().map(|j| j.target.as_ref()),
+                limit,
+                concurrency,
+            )
+            .await
+            .map_err(Failure::environment)?;
+            if global.json {
+                print_json(&serde_json::to_value(&report).map_err(Failure::environment)?);
+            } else {
+                print!("{}", report.to_markdown());
+            }
+            Ok(exit::OK)
+        }
+        EvalCommand::Compliance {
+            target,
+            limit,
+            concurrency,
+            max_tokens,
+            format,
+            model,
+        } => {
+            crate::compliance::run(
+                global,
+                &target,
+                limit,
+                concurrency,
+                max_tokens,
+                format,
+                &model,
+            )
+            .await
+        }
+    }
+}
+
+/// A connected target and, for `local`, the loopback server that keeps it reachable.
+pub(crate) struct Connected {
+    pub target: Arc<dyn Target>,
+    pub spec: TargetSpec,
+    _server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Build the target `args` name; `local` loads the GGUF model and serves it on 127.0.0.1.
+/// Fails fast, naming the URL, when the target does not answer at all.
+pub(crate) async fn connect(args: &TargetArgs, model: &ModelArgs) -> Result<Connected, Failure> {
+    let mut server = None;
+    let (url, model_name) = if args.target == "local" {
+        let runtime = crate::model::load_for_eval(model)?;
+        let id = runtime.id().to_owned();
+        let app = warden_server::api::chat::standalone(
+            Arc::new(warden_server::api::chat::ModelService::new(runtime)),
+            8 << 20,
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| Failure::environment(anyhow::anyhow!("cannot bind a loopback port: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Failure::environment(anyhow::anyhow!("{e}")))?;
+        server = Some(tokio::spawn(async move {
+            let _ = warden_server::serve_router(listener, app, std::future::pending()).await;
+        }));
+        (
+            format!("http://{addr}/v1"),
+            args.model.clone().unwrap_or(id),
+        )
+    } else {
+        let name = args.model.clone().ok_or_else(|| {
+            Failure::usage(anyhow::anyhow!(
+                "--model is required with --target {}: give the model name the endpoint serves",
+                args.target
+            ))
+        })?;
+        (args.target.clone(), name)
+    };
+    let spec = TargetSpec {
+        url,
+        model: model_name,
+        api_key_env: args.api_key_env.clone(),
+        timeout_secs: args.timeout,
+    };
+    let target = OpenAiTarget::new(spec.clone()).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    target
+        .probe()
+        .await
+        .map_err(|e| Failure::environment(anyhow::anyhow!(e)))?;
+    Ok(Connected {
+        target: Arc::new(target),
+        spec,
+        _server: server,
+    })
+}
+
+/// A shipped suite by name, else a JSONL file by path.
+pub(crate) fn load_suite(name: &str) -> Result<Suite, Failure> {
+    if warden_eval::builtin_suites().iter().any(|s| s.name == name) {
+        return warden_eval::load_builtin(name).map_err(Failure::environment);
+    }
+    let path = std::path::Path::new(name);
+    if path.exists() {
+        return warden_eval::load_suite_file(path).map_err(Failure::usage);
+    }
+    let names: Vec<&str> = warden_eval::builtin_suites().iter().map(|s| s.name).collect();
+    Err(Failure::usage(anyhow::anyhow!(
+        "no shipped suite or file named `{name}`; shipped suites: {}",
+        names.join(", ")
+    )))
+}
+
+fn parse_params(params: &[String]) -> Result<Map<String, Value>, Failure> {
+    let mut extra = Map::new();
+    for param in params {
+        let (key, value) = param.split_once('=').ok_or_else(|| {
+            Failure::usage(anyhow::anyhow!(
+                "--param `{param}` is not KEY=JSON, e.g. --param top_p=0.9"
+            ))
+        })?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()));
+        extra.insert(key.trim().to_owned(), value);
+    }
+    Ok(extra)
+}
+
+fn parse_attacks(names: &[String]) -> Result<Vec<String>, Failure> {
+    names
+        .iter()
+        .filter(|n| !n.trim().is_empty())
+        .map(|name| {
+            name.trim()
+                .parse::<warden_eval::attack::transform::Transform>()
+                .map(|t| t.name().to_owned())
+                .map_err(Failure::usage)
+        })
+        .collect()
+}
+
+fn transform(name: &str, item: &warden_eval::Item, suite: &Suite) -> Option<warden_eval::Item> {
+    let transform = name.parse::<warden_eval::attack::transform::Transform>().ok()?;
+    warden_eval::attack::transform::apply(transform, item, suite)
+}
+
+fn new_run_id(suite: &str) -> String {
+    let stem: String = std::path::Path::new(suite)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .collect();
+    let unique = uuid::Uuid::now_v7().simple().to_string();
+    format!("{stem}-{}", &unique[unique.len() - 8..])
+}
+
+async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
+    let (_home, ledger) = crate::commands::open(global).await?;
+    let (start, config) = match &args.resume {
+        Some(id) => {
+            let config = run::stored_config(ledger.store().as_ref(), id).await?;
+            (Start::Resume(id.clone()), config)
+        }
+        None => {
+            let suite_name = args.suite.clone().unwrap_or_default();
+            let suite = load_suite(&suite_name)?;
+            if !(0.0..=1.0).contains(&args.max_error_rate) {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "--max-error-rate must be between 0 and 1"
+                )));
+            }
+            let judge = match &args.judge {
+                None => None,
+                Some(kind) => {
+                    let kind: JudgeKind = kind.parse().map_err(|e: String| {
+                        Failure::usage(anyhow::anyhow!(e))
+                    })?;
+                    Some(kind)
+                }
+            };
+            let config = RunConfig {
+                suite: suite_name.clone(),
+                suite_sha256: run::suite_digest(&suite.items),
+                target: TargetSpec {
+                    url: args.target.target.clone(),
+                    model: args.target.model.clone().unwrap_or_default(),
+                    api_key_env: args.target.api_key_env.clone(),
+                    timeout_secs: args.target.timeout,
+                },
+                sampling: Sampling {
+                    temperature: args.temperature,
+                    max_tokens: args.max_tokens,
+                    seed: Some(args.seed),
+                    extra: parse_params(&args.params)?,
+                },
+                epochs: args.epochs.max(1),
+                limit: args.limit,
+                limits: Limits {
+                    concurrency: args.concurrency.max(1),
+                    requests_per_minute: args.rpm,
+                    tokens_per_minute: args.tpm,
+                    max_retries: args.max_retries,
+                },
+                attacks: parse_attacks(&args.attacks)?,
+                judge: judge.map(|kind| warden_eval::run::JudgeSpec {
+                    kind: kind.name().to_owned(),
+                    target: TargetSpec {
+                        url: args
+                            .judge_target
+                            .clone()
+                            .unwrap_or_else(|| args.target.target.clone()),
+                        model: args
+                            .judge_model
+                            .clone()
+                            .or_else(|| args.target.model.clone())
+                            .unwrap_or_default(),
+                        api_key_env: args
+                            .judge_api_key_env
+                            .clone()
+                            .or_else(|| args.target.api_key_env.clone()),
+                        timeout_secs: args.target.timeout,
+                    },
+                }),
+                max_error_rate: args.max_error_rate,
+                series: args.series.clone(),
+                checkpoint: args.checkpoint.clone(),
+            };
+            let id = args.run_id.clone().unwrap_or_else(|| new_run_id(&suite_name));
+            (Start::New(id), config)
+        }
+    };
+    let suite = load_suite(&config.suite)?;
+    let target_args = TargetArgs {
+        target: config.target.url.clone(),
+        model: (!config.target.model.is_empty()).then(|| config.target.model.clone()),
+        api_key_env: config.target.api_key_env.clone(),
+        timeout: config.target.timeout_secs,
+    };
+    let connected = connect(&target_args, &args.model).await?;
+    let judge = match &config.judge {
+        None => None,
+        Some(spec) => {
+            let kind: JudgeKind = spec
+                .kind
+                .parse()
+                .map_err(|e: String| Failure::usage(anyhow::anyhow!(e)))?;
+            let same_as_target = spec.target.url == config.target.url
+                && (spec.target.model.is_empty() || spec.target.model == config.target.model);
+            let judge_target = if same_as_target {
+                Arc::clone(&connected.target)
+            } else {
+                connect(
+                    &TargetArgs {
+                        target: spec.target.url.clone(),
+                        model: (!spec.target.model.is_empty()).then(|| spec.target.model.clone()),
+                        api_key_env: spec.target.api_key_env.clone(),
+                        timeout: spec.target.timeout_secs,
+                    },
+                    &args.model,
+                )
+                .await?
+                .target
+            };
+            Some((kind, judge_target))
+        }
+    };
+    let planned: Vec<PlannedItem> = run::plan_items(&suite, &config, &transform);
+    let run_id = match &start {
+        Start::New(id) | Start::Resume(id) => id.clone(),
+    };
+    eprintln!(
+        "warden: run {run_id}: {} items{} against {}",
+        planned.len(),
+        if config.attacks.is_empty() {
+            String::new()
+        } else {
+            format!(" (incl. {} attacked)", config.attacks.join(", "))
+        },
+        connected.target.id()
+    );
+    let progress = Bar::new();
+    let finished = run::run_suite(
+        &ledger,
+        start,
+        &config,
+        &suite,
+        &planned,
+        Arc::clone(&connected.target),
+        judge,
+        &progress,
+        &local_actor(None),
+    )
+    .await?;
+    eprintln!(
+        "warden: run {run_id} {}: {} calls sent, {} from the journal; ledger entry {}",
+        finished.report.run.status, finished.sent, finished.cached, finished.ledger_index
+    );
+    print_report(&finished.report, if global.json { ReportFormat::Json } else { args.format })?;
+    if finished.report.run.status == "failed" {
+        let scored = finished.report.pass + finished.report.fail + finished.report.error;
+        eprintln!(
+            "warden: run {run_id} FAILED: {} of {scored} samples are errors, above --max-error-rate {}; see the Errors table",
+            finished.report.error, config.max_error_rate
+        );
+        return Ok(exit::CHECK_FAILED);
+    }
+    Ok(exit::OK)
+}
+
+fn print_report(report: &Report, format: ReportFormat) -> Result<(), Failure> {
+    match format {
+        ReportFormat::Json => {
+            print_json(&serde_json::to_value(report).map_err(Failure::environment)?);
+        }
+        ReportFormat::Md => print!("{}", report::to_markdown(report)),
+        ReportFormat::Html => print!("{}", report::to_html(report)),
+    }
+    Ok(())
+}
+
+async fn stored_report(
+    ledger: &warden_ledger::Ledger,
+    id: &str,
+) -> Result<(warden_ledger::store::eval::EvalRunRecord, Option<Report>), Failure> {
+    let run = ledger.store().eval_run(id).await?.ok_or_else(|| {
+        Failure::usage(anyhow::anyhow!(
+            "no evaluation run `{id}` in this home; `warden eval runs` lists them"
+        ))
+    })?;
+    let report = match &run.summary {
+        None => None,
+        Some(summary) => Some(serde_json::from_str(summary).map_err(|e| {
+            Failure::environment(anyhow::anyhow!("run `{id}` has an unreadable summary: {e}"))
+        })?),
+    };
+    Ok((run, report))
+}
+
+async fn show_report(global: &Global, id: &str, format: ReportFormat) -> Outcome {
+    let (_home, ledger) = crate::commands::open(global).await?;
+    let (run, report) = stored_report(&ledger, id).await?;
+    let Some(report) = report else {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "run `{id}` is {} and has no report yet; finish it with `warden eval run --resume {id}`",
+            run.status
+        )));
+    };
+    print_report(&report, if global.json { ReportFormat::Json } else { format })?;
+    Ok(exit::OK)
+}
+
+async fn runs(global: &Global) -> Outcome {
+    let (_home, ledger) = crate::commands::open(global).await?;
+    let runs = ledger.store().eval_runs().await?;
+    if global.json {
+        let rows: Vec<Value> = runs
+            .iter()
+            .map(|r| {
+                json!({"id": r.id, "suite": r.suite, "target": r.target, "model": r.model,
+                       "status": r.status, "created_at": r.created_at, "finished_at": r.finished_at})
+            })
+            .collect();
+        print_json(&Value::Array(rows));
+    } else {
+        for r in runs {
+            println!(
+                "{:<28} {:<9} {:<16} {}  {}",
+                r.id, r.status, r.suite, r.created_at, r.target
+            );
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn trend(global: &Global, series: &str, format: ReportFormat) -> Outcome {
+    let (_home, ledger) = crate::commands::open(global).await?;
+    let mut rows = Vec::new();
+    for run in ledger.store().eval_runs().await?.into_iter().rev() {
+        let Some(summary) = &run.summary else {
+            continue;
+        };
+        let Ok(report) = serde_json::from_str::<Report>(summary) else {
+            continue;
+        };
+        if report.run.series.as_deref() == Some(series) {
+            rows.push(report);
+        }
+    }
+    if rows.is_empty() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "no finished runs in series `{series}`; run with --series {series} --checkpoint NAME"
+        )));
+    }
+    let json_rows: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "checkpoint": r.run.checkpoint, "run": r.run.id, "suite": r.run.suite,
+                "pass": r.pass, "fail": r.fail, "error": r.error,
+                "rate": r.overall.rate, "ci_low": r.overall.ci_low, "ci_high": r.overall.ci_high,
+                "harmful_compliance": r.harmful_compliance, "benign_refusal": r.benign_refusal,
+            })
+        })
+        .collect();
+    if global.json || format == ReportFormat::Json {
+        print_json(&json!({"series": series, "checkpoints": json_rows}));
+        return Ok(exit::OK);
+    }
+    println!("# Series {series}\n");
+    println!("| checkpoint | suite | run | pass rate | 95 % CI | harmful compliance | benign refusal | errors |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {:.1} % | {:.1}–{:.1} % | {:.1} % | {:.1} % | {} |",
+            r.run.checkpoint.as_deref().unwrap_or("?"),
+            r.run.suite,
+            r.run.id,
+            r.overall.rate * 100.0,
+            r.overall.ci_low * 100.0,
+            r.overall.ci_high * 100.0,
+            r.harmful_compliance.rate * 100.0,
+            r.benign_refusal.rate * 100.0,
+            r.error
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// A one-line progress bar on a terminal's stderr; silent when stderr is piped.
+pub(crate) struct Bar {
+    enabled: bool,
+    started: Instant,
+    last_drawn: AtomicU64,
+}
+
+impl Bar {
+    pub(crate) fn new() -> Bar {
+        Bar {
+            enabled: std::io::stderr().is_terminal(),
+            started: Instant::now(),
+            last_drawn: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn advance(&self, done: u64, total: u64, errors: u64) {
+        if !self.enabled {
+            return;
+        }
+        let now = self.started.elapsed().as_millis() as u64;
+        let last = self.last_drawn.load(Ordering::Relaxed);
+        if done != total && now.saturating_sub(last) < 100 {
+            return;
+        }
+        self.last_drawn.store(now, Ordering::Relaxed);
+        let width = 30u64;
+        let filled = if total == 0 { width } else { done * width / total };
+        let rate = done as f64 / Duration::from_millis(now.max(1)).as_secs_f64();
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r[{}{}] {done}/{total} calls, {errors} errors, {rate:.0}/s ",
+            "#".repeat(filled as usize),
+            " ".repeat((width - filled) as usize)
+        );
+        let _ = err.flush();
+    }
+
+    fn finish(&self) {
+        if self.enabled {
+            eprintln!();
+        }
+    }
+}
