@@ -12,6 +12,8 @@
 //! - [`stats`]: Wilson intervals for rates; judge agreement (accuracy, Cohen's κ).
 //! - [`score`]: judge-free scorers: string-match refusal detection, multiple-choice answer parsing,
 //!   position debiasing.
+//! - [`testing`]: a test double, never run by users: an instantly-answering, fault-injecting
+//!   OpenAI-compatible upstream for harness-overhead benchmarks and retry and resume tests.
 //!
 //! **Invariant:** loading never panics; bad data is an [`EvalError`] naming the file, the line
 //! and what to fix.
@@ -22,6 +24,7 @@ pub mod score;
 pub mod stats;
 pub mod suite;
 pub mod target;
+pub mod testing;
 pub mod user;
 
 pub use builtin::{builtin_suites, check_sha256, load_builtin};
