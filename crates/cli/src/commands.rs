@@ -30,7 +30,7 @@ pub async fn run(cli: Cli) -> Outcome {
         Command::Ledger(command) => ledger(&global, command).await,
         Command::Label(command) => crate::label::run(command, global.json),
         Command::Model(command) => crate::model::run(command, global.json).await,
-        Command::Eval(crate::args::EvalCommand::Suites { files }) => suites(&global, &files),
+        Command::Eval(command) => crate::eval::run(&global, command).await,
     }
 }
 
@@ -41,7 +41,7 @@ pub(crate) fn print_json(value: &Value) {
     );
 }
 
-fn local_actor(actor: Option<String>) -> String {
+pub(crate) fn local_actor(actor: Option<String>) -> String {
     actor.unwrap_or_else(|| {
         format!(
             "local:{}",
@@ -50,7 +50,7 @@ fn local_actor(actor: Option<String>) -> String {
     })
 }
 
-async fn open(global: &Global) -> Result<(Home, Ledger), Failure> {
+pub(crate) async fn open(global: &Global) -> Result<(Home, Ledger), Failure> {
     let home = Home::open(&global.home)?;
     let ledger = home.open_ledger(global.database_url.as_deref()).await?;
     Ok((home, ledger))
@@ -436,7 +436,7 @@ fn verify_proof(
     }
 }
 
-fn suites(global: &Global, files: &[std::path::PathBuf]) -> Outcome {
+pub(crate) fn suites(global: &Global, files: &[std::path::PathBuf]) -> Outcome {
     if files.is_empty() {
         // Loading each suite checks its data files' SHA-256, so a listed suite is a usable one.
         let mut listed = Vec::new();

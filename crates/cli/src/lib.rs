@@ -7,6 +7,8 @@
 
 mod args;
 mod commands;
+mod compliance;
+mod eval;
 mod exit;
 mod label;
 mod model;

@@ -25,6 +25,11 @@ impl From<RuntimeError> for Failure {
     }
 }
 
+/// Load the model `args` name, for `--target local`.
+pub(crate) fn load_for_eval(args: &ModelArgs) -> Result<Runtime, Failure> {
+    load(args)
+}
+
 fn load(args: &ModelArgs) -> Result<Runtime, Failure> {
     Ok(Runtime::load(
         &args.gguf,

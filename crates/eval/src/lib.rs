@@ -26,6 +26,8 @@
 //!   rates against the reference thresholds, coverage per Appendix A risk.
 //! - [`report`]: per category, risk, language and attack rates with Wilson intervals; harmful
 //!   compliance next to benign refusal; consistency 2×2 tables; JSON, Markdown and HTML.
+//! - [`testing`]: a test double, never run by users: an instantly-answering, fault-injecting
+//!   OpenAI-compatible upstream for harness-overhead benchmarks and retry and resume tests.
 //!
 //! **Invariant:** loading never panics; bad data is an [`EvalError`] naming the file, the line
 //! and what to fix.
@@ -42,6 +44,7 @@ pub mod score;
 pub mod stats;
 pub mod suite;
 pub mod target;
+pub mod testing;
 pub mod user;
 
 pub use builtin::{builtin_suites, check_sha256, load_builtin};
