@@ -1,7 +1,7 @@
 //! Warden's evaluation harness (practice 1), first part: **suites as data**.
 //!
-//! So far this crate holds suites only. Targets (what is evaluated), attacks, scorers and judges,
-//! runs and reports are to come, and will consume the types defined here.
+//! So far this crate holds suites, targets, judge-free scorers and attacks. Model judges, runs and
+//! reports are to come, and will consume the types defined here.
 //!
 //! - [`suite`]: [`Item`], [`Suite`] and friends: the shape of every suite, shipped or user-written.
 //! - [`builtin`]: the shipped suites (XSTest, SafetyBench zh, Flames, CValues, FINE, Do-Not-Answer
@@ -12,10 +12,14 @@
 //! - [`stats`]: Wilson intervals for rates; judge agreement (accuracy, Cohen's κ).
 //! - [`score`]: judge-free scorers: string-match refusal detection, multiple-choice answer parsing,
 //!   position debiasing.
+//! - [`attack`]: transform attacks on any suite (encodings, perturbations, jailbreak templates,
+//!   many-shot, language switching) and attacker-driven ones (PAIR, crescendo) under a query and
+//!   token budget, with attack success rate and cost per success.
 //!
 //! **Invariant:** loading never panics; bad data is an [`EvalError`] naming the file, the line
 //! and what to fix.
 
+pub mod attack;
 pub mod builtin;
 mod error;
 pub mod score;
