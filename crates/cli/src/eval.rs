@@ -119,7 +119,9 @@ pub(crate) async fn connect(args: &TargetArgs, model: &ModelArgs) -> Result<Conn
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .map_err(|e| Failure::environment(anyhow::anyhow!("cannot bind a loopback port: {e}")))?;
+            .map_err(|e| {
+                Failure::environment(anyhow::anyhow!("cannot bind a loopback port: {e}"))
+            })?;
         let addr = listener
             .local_addr()
             .map_err(|e| Failure::environment(anyhow::anyhow!("{e}")))?;
@@ -159,6 +161,9 @@ pub(crate) async fn connect(args: &TargetArgs, model: &ModelArgs) -> Result<Conn
 
 /// A shipped suite by name, else a JSONL file by path.
 pub(crate) fn load_suite(name: &str) -> Result<Suite, Failure> {
+    if name == warden_eval::compliance::SUITE_NAME {
+        return warden_eval::compliance::bank().map_err(Failure::environment);
+    }
     if warden_eval::builtin_suites().iter().any(|s| s.name == name) {
         return warden_eval::load_builtin(name).map_err(Failure::environment);
     }
@@ -166,7 +171,10 @@ pub(crate) fn load_suite(name: &str) -> Result<Suite, Failure> {
     if path.exists() {
         return warden_eval::load_suite_file(path).map_err(Failure::usage);
     }
-    let names: Vec<&str> = warden_eval::builtin_suites().iter().map(|s| s.name).collect();
+    let names: Vec<&str> = warden_eval::builtin_suites()
+        .iter()
+        .map(|s| s.name)
+        .collect();
     Err(Failure::usage(anyhow::anyhow!(
         "no shipped suite or file named `{name}`; shipped suites: {}",
         names.join(", ")
@@ -201,7 +209,9 @@ fn parse_attacks(names: &[String]) -> Result<Vec<String>, Failure> {
 }
 
 fn transform(name: &str, item: &warden_eval::Item, suite: &Suite) -> Option<warden_eval::Item> {
-    let transform = name.parse::<warden_eval::attack::transform::Transform>().ok()?;
+    let transform = name
+        .parse::<warden_eval::attack::transform::Transform>()
+        .ok()?;
     warden_eval::attack::transform::apply(transform, item, suite)
 }
 
@@ -211,7 +221,13 @@ fn new_run_id(suite: &str) -> String {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let unique = uuid::Uuid::now_v7().simple().to_string();
     format!("{stem}-{}", &unique[unique.len() - 8..])
@@ -235,9 +251,9 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
             let judge = match &args.judge {
                 None => None,
                 Some(kind) => {
-                    let kind: JudgeKind = kind.parse().map_err(|e: String| {
-                        Failure::usage(anyhow::anyhow!(e))
-                    })?;
+                    let kind: JudgeKind = kind
+                        .parse()
+                        .map_err(|e: String| Failure::usage(anyhow::anyhow!(e)))?;
                     Some(kind)
                 }
             };
@@ -288,7 +304,10 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
                 series: args.series.clone(),
                 checkpoint: args.checkpoint.clone(),
             };
-            let id = args.run_id.clone().unwrap_or_else(|| new_run_id(&suite_name));
+            let id = args
+                .run_id
+                .clone()
+                .unwrap_or_else(|| new_run_id(&suite_name));
             (Start::New(id), config)
         }
     };
@@ -358,7 +377,14 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
         "warden: run {run_id} {}: {} calls sent, {} from the journal; ledger entry {}",
         finished.report.run.status, finished.sent, finished.cached, finished.ledger_index
     );
-    print_report(&finished.report, if global.json { ReportFormat::Json } else { args.format })?;
+    print_report(
+        &finished.report,
+        if global.json {
+            ReportFormat::Json
+        } else {
+            args.format
+        },
+    )?;
     if finished.report.run.status == "failed" {
         let scored = finished.report.pass + finished.report.fail + finished.report.error;
         eprintln!(
@@ -408,7 +434,14 @@ async fn show_report(global: &Global, id: &str, format: ReportFormat) -> Outcome
             run.status
         )));
     };
-    print_report(&report, if global.json { ReportFormat::Json } else { format })?;
+    print_report(
+        &report,
+        if global.json {
+            ReportFormat::Json
+        } else {
+            format
+        },
+    )?;
     Ok(exit::OK)
 }
 
@@ -470,7 +503,9 @@ async fn trend(global: &Global, series: &str, format: ReportFormat) -> Outcome {
         return Ok(exit::OK);
     }
     println!("# Series {series}\n");
-    println!("| checkpoint | suite | run | pass rate | 95 % CI | harmful compliance | benign refusal | errors |");
+    println!(
+        "| checkpoint | suite | run | pass rate | 95 % CI | harmful compliance | benign refusal | errors |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
@@ -518,7 +553,10 @@ impl Progress for Bar {
         }
         self.last_drawn.store(now, Ordering::Relaxed);
         let width = 30u64;
-        let filled = if total == 0 { width } else { done * width / total };
+        let filled = (done * width)
+            .checked_div(total)
+            .unwrap_or(width)
+            .min(width);
         let rate = done as f64 / Duration::from_millis(now.max(1)).as_secs_f64();
         let mut err = std::io::stderr().lock();
         let _ = write!(

@@ -28,10 +28,14 @@
 //!   compliance next to benign refusal; consistency 2×2 tables; JSON, Markdown and HTML.
 //! - [`testing`]: a test double, never run by users: an instantly-answering, fault-injecting
 //!   OpenAI-compatible upstream for harness-overhead benchmarks and retry and resume tests.
+//! - [`attack`]: transform attacks on any suite (encodings, perturbations, jailbreak templates,
+//!   many-shot, language switching) and attacker-driven ones (PAIR, crescendo) under a query and
+//!   token budget, with attack success rate and cost per success.
 //!
 //! **Invariant:** loading never panics; bad data is an [`EvalError`] naming the file, the line
 //! and what to fix.
 
+pub mod attack;
 pub mod builtin;
 pub mod calibrate;
 pub mod compliance;

@@ -442,7 +442,7 @@ async fn score_item(
             sample.scored_by = format!("judge:{kind}");
             match crate::judge::judge(*kind, target, prompt, &first.text, &item.language).await {
                 Ok((verdict, _)) => {
-                    sample.verdict = serde_json::to_value(&verdict).ok();
+                    sample.verdict = serde_json::to_value(verdict).ok();
                     let refused = crate::judge::verdict_is_refusal(&verdict);
                     sample.refused = Some(refused);
                     sample.outcome = match (item.expected, *kind) {
@@ -597,8 +597,8 @@ pub async fn run_suite(
             config.suite, digest, config.suite_sha256
         )));
     }
-    let config_json = serde_json::to_string(config)
-        .map_err(|e| crate::RunError::Environment(e.to_string()))?;
+    let config_json =
+        serde_json::to_string(config).map_err(|e| crate::RunError::Environment(e.to_string()))?;
     let id = match start {
         Start::Resume(id) => id,
         Start::New(id) => {
@@ -662,12 +662,14 @@ pub async fn run_suite(
     let records: Vec<warden_ledger::store::eval::EvalSampleRecord> = samples
         .iter()
         .enumerate()
-        .map(|(position, sample)| warden_ledger::store::eval::EvalSampleRecord {
-            position: position as u64,
-            item_id: sample.item_id.clone(),
-            outcome: sample.outcome.as_str().into(),
-            record: serde_json::to_string(sample).unwrap_or_default(),
-        })
+        .map(
+            |(position, sample)| warden_ledger::store::eval::EvalSampleRecord {
+                position: position as u64,
+                item_id: sample.item_id.clone(),
+                outcome: sample.outcome.as_str().into(),
+                record: serde_json::to_string(sample).unwrap_or_default(),
+            },
+        )
         .collect();
     store
         .finish_eval_run(&id, status, &finished_at, &summary, &records)
@@ -700,9 +702,8 @@ pub async fn run_suite(
         })
         .await?;
     let stats = journaled.stats();
-    let load = |counter: &std::sync::atomic::AtomicU64| {
-        counter.load(std::sync::atomic::Ordering::Relaxed)
-    };
+    let load =
+        |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
     if status == "failed" {
         tracing::warn!(run = %id, errors = counts.error, "run failed: too many errors");
     }

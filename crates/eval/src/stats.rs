@@ -36,12 +36,22 @@ pub fn wilson(successes: u64, trials: u64, z: f64) -> Rate {
     let denominator = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denominator;
     let half = z * ((p * (1.0 - p) / n) + z2 / (4.0 * n * n)).sqrt() / denominator;
+    // At 0 % and 100 % the bound on that side is exactly 0 or 1; say so rather than 1 − ε.
+    let successes_all = successes >= trials;
     Rate {
         successes,
         trials,
         rate: p,
-        ci_low: (centre - half).max(0.0),
-        ci_high: (centre + half).min(1.0),
+        ci_low: if successes == 0 {
+            0.0
+        } else {
+            (centre - half).max(0.0)
+        },
+        ci_high: if successes_all {
+            1.0
+        } else {
+            (centre + half).min(1.0)
+        },
     }
 }
 

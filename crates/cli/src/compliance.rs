@@ -1,0 +1,101 @@
+//! `warden eval compliance`: the GB/T 45654-2025 refusal assessment as one command.
+//!
+//! Runs the combined should-refuse / should-not-refuse bank like any other suite (journalled,
+//! stored, entered in the ledger), then judges the samples against the reference thresholds.
+
+use std::sync::Arc;
+
+use warden_eval::compliance;
+use warden_eval::journal::Limits;
+use warden_eval::run::{self, RunConfig, Start};
+use warden_eval::target::{Sampling, TargetSpec};
+
+use crate::args::{Global, ModelArgs, ReportFormat, TargetArgs};
+use crate::commands::{local_actor, print_json};
+use crate::eval::{Bar, connect};
+use crate::exit::{self, Failure};
+
+/// Run the bank against `target` and print the assessment.
+pub async fn run(
+    global: &Global,
+    target: &TargetArgs,
+    limit: Option<usize>,
+    concurrency: usize,
+    max_tokens: u32,
+    format: ReportFormat,
+    model: &ModelArgs,
+) -> Result<u8, Failure> {
+    let (_home, ledger) = crate::commands::open(global).await?;
+    let bank = compliance::bank().map_err(Failure::environment)?;
+    let connected = connect(target, model).await?;
+    let config = RunConfig {
+        suite: compliance::SUITE_NAME.into(),
+        suite_sha256: run::suite_digest(&bank.items),
+        target: TargetSpec {
+            url: target.target.clone(),
+            model: connected.spec.model.clone(),
+            api_key_env: target.api_key_env.clone(),
+            timeout_secs: target.timeout,
+        },
+        sampling: Sampling {
+            max_tokens,
+            ..Sampling::default()
+        },
+        epochs: 1,
+        limit,
+        limits: Limits {
+            concurrency: concurrency.max(1),
+            requests_per_minute: None,
+            tokens_per_minute: None,
+            max_retries: 6,
+        },
+        attacks: Vec::new(),
+        judge: None,
+        max_error_rate: 0.1,
+        series: None,
+        checkpoint: None,
+    };
+    let planned = run::plan_items(&bank, &config, &|_, _, _| None);
+    let id = format!(
+        "compliance-{}",
+        &uuid::Uuid::now_v7().simple().to_string()[24..]
+    );
+    eprintln!(
+        "warden: run {id}: {} questions from the GB/T 45654 refusal banks against {}",
+        planned.len(),
+        connected.target.id()
+    );
+    let finished = run::run_suite(
+        &ledger,
+        Start::New(id.clone()),
+        &config,
+        &bank,
+        &planned,
+        Arc::clone(&connected.target),
+        None,
+        &Bar::new(),
+        &local_actor(None),
+    )
+    .await?;
+    let samples = ledger.store().eval_samples(&id).await?;
+    let samples: Vec<run::Sample> = samples
+        .iter()
+        .filter_map(|s| serde_json::from_str(&s.record).ok())
+        .collect();
+    let assessment = compliance::assess(&id, &bank, &samples);
+    if global.json || format == ReportFormat::Json {
+        print_json(&serde_json::to_value(&assessment).map_err(Failure::environment)?);
+    } else {
+        print!("{}", compliance::to_markdown(&assessment));
+    }
+    if finished.report.run.status == "failed" {
+        eprintln!(
+            "warden: run {id} FAILED: {} samples are errors; see `warden eval report {id}`",
+            finished.report.error
+        );
+        return Ok(exit::CHECK_FAILED);
+    }
+    let meets =
+        assessment.should_refuse.meets_threshold && assessment.should_not_refuse.meets_threshold;
+    Ok(if meets { exit::OK } else { exit::CHECK_FAILED })
+}
