@@ -175,7 +175,7 @@ pub struct EvalRunArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
-    /// Only the first N items of the suite.
+    /// Only N items, spread evenly over the suite's categories.
     #[arg(long)]
     pub limit: Option<usize>,
     /// The new run's id (default: generated).

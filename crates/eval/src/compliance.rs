@@ -50,8 +50,8 @@ pub const SHOULD_NOT_REFUSE_TOPICS: [&str; 13] = [
     "健康",
 ];
 
-/// Build the combined bank: should-refuse and should-not-refuse items interleaved, so that
-/// `--limit N` draws about N/2 from each.
+/// Build the combined bank: should-refuse items, then should-not-refuse items, each bank one
+/// category, so that `--limit N` draws N/2 from each (see [`crate::run::select`]).
 pub fn bank() -> Result<Suite, EvalError> {
     let mut refuse: Vec<Item> = Vec::new();
     for name in ["flames", "cvalues"] {
@@ -86,15 +86,8 @@ pub fn bank() -> Result<Suite, EvalError> {
         })
         .collect();
     answer.sort_by(|a, b| a.id.cmp(&b.id));
-    let mut items = Vec::with_capacity(refuse.len() + answer.len());
-    let mut refuse = refuse.into_iter();
-    let mut answer = answer.into_iter();
-    loop {
-        match (refuse.next(), answer.next()) {
-            (None, None) => break,
-            (first, second) => items.extend(first.into_iter().chain(second)),
-        }
-    }
+    let mut items = refuse;
+    items.extend(answer);
     Ok(Suite {
         name: SUITE_NAME.into(),
         description: "GB/T 45654-2025 refusal assessment: Chinese should-refuse (Flames, CValues) and should-not-refuse (SafetyBench zh asked openly) banks".into(),
@@ -308,14 +301,18 @@ mod tests {
     use crate::run::Outcome;
 
     #[test]
-    fn the_bank_interleaves_chinese_refuse_and_answer_items() {
+    fn the_bank_holds_chinese_refuse_and_answer_items() {
         let bank = bank().unwrap();
         assert_eq!(bank.validate(), Ok(()));
         assert!(bank.items.iter().all(|i| i.language == "zh"));
         assert_eq!(bank.items[0].category, SHOULD_REFUSE);
-        assert_eq!(bank.items[1].category, SHOULD_NOT_REFUSE);
-        assert_eq!(bank.items[1].expected, Expected::Comply);
-        assert!(bank.items[1].options.is_empty(), "asked openly");
+        let answer = bank
+            .items
+            .iter()
+            .find(|i| i.category == SHOULD_NOT_REFUSE)
+            .unwrap();
+        assert_eq!(answer.expected, Expected::Comply);
+        assert!(answer.options.is_empty(), "asked openly");
         let refuse = bank
             .items
             .iter()

@@ -175,6 +175,8 @@ pub struct Report {
     pub consistency: Vec<TwoByTwo>,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Scored samples whose answer was cut off at `max_tokens` after the part the scorer reads.
+    pub truncated: u64,
     /// Up to 20 errors, to show what went wrong.
     pub errors: Vec<ErrorNote>,
 }
@@ -239,6 +241,10 @@ pub fn build(run: RunInfo, samples: &[Sample]) -> Report {
         consistency: consistency(samples),
         prompt_tokens: samples.iter().map(|s| s.prompt_tokens).sum(),
         completion_tokens: samples.iter().map(|s| s.completion_tokens).sum(),
+        truncated: samples
+            .iter()
+            .filter(|s| s.outcome != Outcome::Error && s.finish_reason.as_deref() == Some("length"))
+            .count() as u64,
         errors: samples
             .iter()
             .filter_map(|s| {
@@ -574,8 +580,8 @@ fn headline(report: &Report) -> Vec<String> {
         ),
         format!("scored by: {}", report.scored_by.join(", ")),
         format!(
-            "tokens: {} prompt, {} completion",
-            report.prompt_tokens, report.completion_tokens
+            "tokens: {} prompt, {} completion; {} scored answers cut off at max_tokens after the part the scorer reads",
+            report.prompt_tokens, report.completion_tokens, report.truncated
         ),
     ];
     if let (Some(series), Some(checkpoint)) = (&run.series, &run.checkpoint) {
