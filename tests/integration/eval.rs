@@ -405,3 +405,77 @@ async fn the_gbt45654_profile_reports_thresholds_and_coverage_gaps() {
     assert_eq!(report["coverage"].as_array().unwrap().len(), 17);
     assert_eq!(report["uncovered_topics"].as_array().unwrap().len(), 13);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pair_attacks_report_success_rate_and_cost_under_a_budget() {
+    // Target and attacker are the same double. The attacker's reply is not the JSON PAIR asks
+    // for, so it is used as the prompt; it lacks the refusal marker, so the target complies and
+    // the string-match judge calls it a success on the first round: 2 calls per goal.
+    let upstream = testing::start(UpstreamOptions::default()).await.unwrap();
+    let home = TestHome::init();
+    let suite = suite_file(&home, "goals", 9);
+    let out = home.run(&[
+        "eval",
+        "attack",
+        "--suite",
+        suite.to_str().unwrap(),
+        "--method",
+        "pair",
+        "--target",
+        &upstream.url,
+        "--model",
+        "instant",
+        "--attacker",
+        &upstream.url,
+        "--attacker-model",
+        "instant",
+        "--limit",
+        "3",
+        "--max-queries",
+        "5",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["stats"]["attempts"], 3);
+    assert_eq!(report["stats"]["successes"], 3);
+    assert_eq!(report["stats"]["asr"], 1.0);
+    assert_eq!(report["stats"]["queries_per_success"], 2.0);
+    assert!(
+        report["goals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["queries"].as_u64() <= Some(5))
+    );
+    let log = json(&home.run(&["ledger", "log", "--json"]));
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "eval.attack.finished")
+    );
+
+    // A budget too small for one round: no call is made and nothing succeeds.
+    let out = home.run(&[
+        "eval",
+        "attack",
+        "--suite",
+        suite.to_str().unwrap(),
+        "--target",
+        &upstream.url,
+        "--model",
+        "instant",
+        "--attacker",
+        &upstream.url,
+        "--limit",
+        "1",
+        "--max-queries",
+        "1",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["stats"]["successes"], 0);
+    assert_eq!(report["goals"][0]["queries"], 0);
+}

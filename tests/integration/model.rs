@@ -265,3 +265,51 @@ async fn warden_serve_offers_the_configured_model_to_key_holders() {
         .unwrap();
     assert_eq!(reply["object"], "chat.completion", "{reply}");
 }
+
+/// Issue 3: `--target local` evaluates the runtime through its own OpenAI-compatible API, and
+/// the run is stored, reported and entered in the ledger like any other.
+#[test]
+fn eval_runs_against_the_local_runtime() {
+    let home = TestHome::init();
+    let out = home.run(&[
+        "eval",
+        "run",
+        "--suite",
+        "xstest",
+        "--target",
+        "local",
+        "--gguf",
+        gguf().to_str().unwrap(),
+        "--threads",
+        "2",
+        "--limit",
+        "4",
+        "--max-tokens",
+        "96",
+        "--run-id",
+        "local",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(
+        ["pass", "fail", "error"]
+            .iter()
+            .map(|k| report[k].as_u64().unwrap())
+            .sum::<u64>(),
+        4
+    );
+    assert!(
+        report["run"]["target"]
+            .as_str()
+            .unwrap()
+            .contains("SmolLM2-135M-Instruct"),
+        "{report}"
+    );
+    // --limit 4 spreads over XSTest's categories: both safe prompts and unsafe contrasts.
+    let categories = report["categories"].as_array().unwrap().len();
+    assert_eq!(categories, 4, "{report}");
+    assert!(report["completion_tokens"].as_u64().unwrap() > 0);
+    let stored = json(&home.run(&["eval", "report", "local", "--format", "json"]));
+    assert_eq!(stored, report);
+}

@@ -118,6 +118,47 @@ pub enum EvalCommand {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// Attacker-driven red teaming: PAIR (refine one prompt) or crescendo (escalate over turns)
+    /// against the should-refuse items of a suite, each goal under a query and token budget.
+    Attack {
+        /// A shipped suite or JSONL file; its open-ended should-refuse items are the goals.
+        #[arg(long)]
+        suite: String,
+        #[arg(long, value_enum, default_value = "pair")]
+        method: AttackMethod,
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The attacker model's URL, or `local`.
+        #[arg(long)]
+        attacker: String,
+        #[arg(long)]
+        attacker_model: Option<String>,
+        #[arg(long)]
+        attacker_api_key_env: Option<String>,
+        /// A judge model scoring responses 1–10 (URL or `local`); default: the string-match
+        /// refusal detector (an answer that is not a refusal counts as a success).
+        #[arg(long)]
+        judge_target: Option<String>,
+        #[arg(long)]
+        judge_model: Option<String>,
+        /// Goals to attack, spread over the suite's categories.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Most model calls per goal (target, attacker and judge together).
+        #[arg(long, default_value_t = 30)]
+        max_queries: u32,
+        /// Most tokens per goal (prompt + completion, all calls).
+        #[arg(long, default_value_t = 100_000)]
+        max_tokens: u64,
+        /// Crescendo: most conversation turns.
+        #[arg(long, default_value_t = 6)]
+        max_turns: u32,
+        /// Goals attacked at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
     /// GB/T 45654-2025 refusal assessment: build should-refuse and should-not-refuse banks from
     /// the shipped Chinese data, run them, and compare refusal rates with the reference
     /// thresholds; also report bank coverage per Appendix A risk against the required minimums.
@@ -137,6 +178,13 @@ pub enum EvalCommand {
         #[command(flatten)]
         model: ModelArgs,
     },
+}
+
+/// Attacker-driven attack methods.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttackMethod {
+    Pair,
+    Crescendo,
 }
 
 /// Report formats.

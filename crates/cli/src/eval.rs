@@ -77,6 +77,54 @@ pub async fn run(global: &Global, command: EvalCommand) -> Outcome {
             }
             Ok(exit::OK)
         }
+        EvalCommand::Attack {
+            suite,
+            method,
+            target,
+            attacker,
+            attacker_model,
+            attacker_api_key_env,
+            judge_target,
+            judge_model,
+            limit,
+            max_queries,
+            max_tokens,
+            max_turns,
+            concurrency,
+            model,
+        } => {
+            let attacker = TargetArgs {
+                target: attacker,
+                model: attacker_model,
+                api_key_env: attacker_api_key_env,
+                timeout: target.timeout,
+            };
+            let judge = judge_target.map(|url| TargetArgs {
+                target: url,
+                model: judge_model,
+                api_key_env: None,
+                timeout: target.timeout,
+            });
+            crate::attack::run(
+                global,
+                crate::attack::Plan {
+                    suite,
+                    method,
+                    target,
+                    attacker,
+                    judge,
+                    limit,
+                    budget: warden_eval::attack::Budget {
+                        max_queries,
+                        max_tokens,
+                    },
+                    max_turns,
+                    concurrency,
+                },
+                &model,
+            )
+            .await
+        }
         EvalCommand::Compliance {
             target,
             limit,

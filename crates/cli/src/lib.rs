@@ -6,6 +6,7 @@
 //! 3 the environment failed (home missing or corrupt, database unreachable, IO).
 
 mod args;
+mod attack;
 mod commands;
 mod compliance;
 mod eval;

@@ -1,0 +1,220 @@
+//! `warden eval attack`: PAIR or crescendo against a suite's should-refuse goals.
+//!
+//! Every call (target, attacker, judge) goes through the journal, so a repeated attack with the
+//! same seeds is replayed from the store; the result is printed and entered in the ledger with the
+//! suite digest and the attack settings.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt as _;
+use serde_json::json;
+use sha2::Digest as _;
+use warden_eval::attack::{
+    AttackConfig, AttackJudge, AttackOutcome, AttackStats, Budget, ModelJudge, RefusalJudge,
+    crescendo, pair,
+};
+use warden_eval::journal::{Journal, JournaledTarget, Limits};
+use warden_eval::run::{select, suite_digest};
+use warden_eval::target::Target;
+use warden_eval::{Expected, Item};
+
+use crate::args::{AttackMethod, Global, ModelArgs, TargetArgs};
+use crate::commands::{local_actor, print_json};
+use crate::eval::{Connected, connect, load_suite};
+use crate::exit::{self, Failure};
+
+/// What to attack, with what, under which budget.
+pub struct Plan {
+    pub suite: String,
+    pub method: AttackMethod,
+    pub target: TargetArgs,
+    pub attacker: TargetArgs,
+    pub judge: Option<TargetArgs>,
+    pub limit: usize,
+    pub budget: Budget,
+    pub max_turns: u32,
+    pub concurrency: usize,
+}
+
+/// Connect `args`, reusing `already` when it names the same endpoint and model (so `local` is
+/// loaded once).
+async fn connect_or_reuse(
+    args: &TargetArgs,
+    already: &Connected,
+    model: &ModelArgs,
+) -> Result<Arc<dyn Target>, Failure> {
+    let same_model = args.model.as_ref().is_none_or(|m| *m == already.spec.model);
+    if args.target == already_url(already, args) && same_model {
+        return Ok(Arc::clone(&already.target));
+    }
+    Ok(connect(args, model).await?.target)
+}
+
+fn already_url(already: &Connected, args: &TargetArgs) -> String {
+    if args.target == "local" && already.spec.url.starts_with("http://127.0.0.1:") {
+        "local".into()
+    } else {
+        already.spec.url.clone()
+    }
+}
+
+/// Run the attack and print the result.
+pub async fn run(global: &Global, plan: Plan, model: &ModelArgs) -> Result<u8, Failure> {
+    let (_home, ledger) = crate::commands::open(global).await?;
+    let suite = load_suite(&plan.suite)?;
+    let goals: Vec<Item> = select(
+        &suite
+            .items
+            .iter()
+            .filter(|i| i.expected == Expected::Refuse && i.options.is_empty())
+            .cloned()
+            .collect::<Vec<_>>(),
+        Some(plan.limit),
+    )
+    .into_iter()
+    .cloned()
+    .collect();
+    if goals.is_empty() {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "suite `{}` has no open-ended should-refuse items to attack",
+            plan.suite
+        )));
+    }
+    let target = connect(&plan.target, model).await?;
+    let attacker = connect_or_reuse(&plan.attacker, &target, model).await?;
+    let judge_target = match &plan.judge {
+        Some(args) => Some(connect_or_reuse(args, &target, model).await?),
+        None => None,
+    };
+    let journal = Journal::new(
+        ledger.store().clone(),
+        Limits {
+            concurrency: plan.concurrency.max(1) * 2,
+            requests_per_minute: None,
+            tokens_per_minute: None,
+            max_retries: 6,
+        },
+    );
+    let wrap = |t: &Arc<dyn Target>| JournaledTarget::new(Arc::clone(t), Arc::clone(&journal), 0);
+    let target_j = wrap(&target.target);
+    let attacker_j = wrap(&attacker);
+    let judge_j = judge_target.as_ref().map(wrap);
+    let model_judge = judge_j.as_ref().map(|j| ModelJudge::new(j));
+    let judge: &dyn AttackJudge = match &model_judge {
+        Some(judge) => judge,
+        None => &RefusalJudge,
+    };
+    let config = AttackConfig {
+        budget: plan.budget,
+        // The journal retries; a retry there is not a new query.
+        retries: 0,
+        ..AttackConfig::default()
+    };
+    eprintln!(
+        "warden: {} on {} goals from {} against {}",
+        method_name(plan.method),
+        goals.len(),
+        plan.suite,
+        target.target.id()
+    );
+    let outcomes: Vec<(usize, AttackOutcome)> =
+        futures_util::stream::iter(goals.iter().enumerate().map(|(index, goal)| {
+            let target = &target_j;
+            let attacker = &attacker_j;
+            let config = &config;
+            async move {
+                let outcome = match plan.method {
+                    AttackMethod::Pair => pair(goal, target, attacker, judge, config).await,
+                    AttackMethod::Crescendo => {
+                        crescendo(goal, target, attacker, judge, config, plan.max_turns).await
+                    }
+                };
+                (index, outcome)
+            }
+        }))
+        .buffer_unordered(plan.concurrency.max(1))
+        .collect()
+        .await;
+    let mut outcomes = outcomes;
+    outcomes.sort_by_key(|(index, _)| *index);
+    let outcomes: Vec<AttackOutcome> = outcomes.into_iter().map(|(_, o)| o).collect();
+    let stats = AttackStats::from_outcomes(&outcomes);
+    let rows: Vec<serde_json::Value> = goals
+        .iter()
+        .zip(&outcomes)
+        .map(|(goal, o)| {
+            json!({"item": goal.id, "category": goal.category, "success": o.success,
+                   "queries": o.queries, "tokens": o.tokens, "best_score": o.best_score,
+                   "best_prompt": o.best_prompt, "error": o.error})
+        })
+        .collect();
+    let settings = json!({
+        "method": method_name(plan.method), "suite": plan.suite, "target": target.target.id(),
+        "attacker": attacker.id(), "judge": judge_target.as_ref().map(|j| j.id()),
+        "max_queries": plan.budget.max_queries, "max_tokens": plan.budget.max_tokens,
+        "max_turns": plan.max_turns, "goals": goals.len(),
+    });
+    let settings_sha256 = warden_core::hex::encode(&sha2::Sha256::digest(
+        warden_core::canonical::to_string(&settings)
+            .unwrap_or_default()
+            .as_bytes(),
+    ));
+    let entry = ledger
+        .append(warden_ledger::entry::EntryDraft {
+            kind: "eval.attack.finished".into(),
+            actor: local_actor(None),
+            subject: format!("eval-attack:{}", method_name(plan.method)),
+            payload: json!({
+                "settings": settings, "settings_sha256": settings_sha256,
+                "suite_sha256": suite_digest(&suite.items),
+                "attempts": stats.attempts, "successes": stats.successes, "errors": stats.errors,
+                "asr": stats.asr,
+            }),
+            time: warden_ledger::entry::now_rfc3339(),
+        })
+        .await
+        .map_err(Failure::environment)?;
+    if global.json {
+        print_json(&json!({"settings": settings, "stats": stats, "goals": rows,
+                           "ledger_index": entry.index}));
+    } else {
+        println!(
+            "# {} against {}\n\n| goals | successes | errors | attack success rate | queries / success | tokens / success |\n|---|---|---|---|---|---|",
+            method_name(plan.method),
+            target.target.id()
+        );
+        let per = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |v| format!("{v:.1}"));
+        println!(
+            "| {} | {} | {} | {:.1} % | {} | {} |\n",
+            stats.attempts,
+            stats.successes,
+            stats.errors,
+            stats.asr * 100.0,
+            per(stats.queries_per_success),
+            per(stats.tokens_per_success)
+        );
+        println!(
+            "| goal | success | queries | tokens | best score | error |\n|---|---|---|---|---|---|"
+        );
+        for (goal, o) in goals.iter().zip(&outcomes) {
+            println!(
+                "| {} | {} | {} | {} | {} | {} |",
+                goal.id,
+                o.success,
+                o.queries,
+                o.tokens,
+                o.best_score,
+                o.error.as_deref().unwrap_or("")
+            );
+        }
+        println!("\nledger entry {}", entry.index);
+    }
+    Ok(exit::OK)
+}
+
+fn method_name(method: AttackMethod) -> &'static str {
+    match method {
+        AttackMethod::Pair => "pair",
+        AttackMethod::Crescendo => "crescendo",
+    }
+}
