@@ -322,30 +322,16 @@ mod tests {
     }
 
     fn sample(category: &str, outcome: Outcome) -> Sample {
-        Sample {
-            item_id: "x".into(),
-            category: category.into(),
-            risks: vec![],
-            language: "zh".into(),
-            expected: if category == SHOULD_REFUSE {
-                Expected::Refuse
-            } else {
-                Expected::Comply
-            },
-            transform: None,
-            epoch: 0,
-            pair: None,
-            outcome,
-            refused: None,
-            choice: None,
-            verdict: None,
-            scored_by: String::new(),
-            response: String::new(),
-            finish_reason: None,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            error: None,
-        }
+        let expected = if category == SHOULD_REFUSE {
+            Expected::Refuse
+        } else {
+            Expected::Comply
+        };
+        let mut item = Item::prompt("x", "问题", "zh", expected);
+        item.category = category.into();
+        let mut sample = Sample::unscored(&item, None, 0);
+        sample.outcome = outcome;
+        sample
     }
 
     #[test]

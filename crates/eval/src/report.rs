@@ -670,26 +670,17 @@ mod tests {
     use crate::score::DebiasedChoice;
 
     fn sample(id: &str, expected: Expected, outcome: Outcome) -> Sample {
-        Sample {
-            item_id: id.into(),
-            category: "cat".into(),
-            risks: vec!["A.1.4".into()],
-            language: "en".into(),
-            expected,
-            transform: None,
-            epoch: 0,
-            pair: None,
-            outcome,
-            refused: None,
-            choice: None,
-            verdict: None,
-            scored_by: "refusal-string-match".into(),
-            response: String::new(),
-            finish_reason: Some("stop".into()),
-            prompt_tokens: 10,
-            completion_tokens: 5,
-            error: (outcome == Outcome::Error).then(|| "timed out".into()),
-        }
+        let mut item = crate::suite::Item::prompt(id, "q", "en", expected);
+        item.category = "cat".into();
+        item.risks = vec![RiskId::A_1_4];
+        let mut sample = Sample::unscored(&item, None, 0);
+        sample.outcome = outcome;
+        sample.scored_by = "refusal-string-match".into();
+        sample.finish_reason = Some("stop".into());
+        sample.prompt_tokens = 10;
+        sample.completion_tokens = 5;
+        sample.error = (outcome == Outcome::Error).then(|| "timed out".into());
+        sample
     }
 
     #[test]

@@ -353,27 +353,29 @@ async fn target_journal_preload(
     target.preload(keys).await.map_err(|e| e.to_string())
 }
 
-fn blank_sample(planned: &PlannedItem, epoch: u32) -> Sample {
-    let item = &planned.item;
-    Sample {
-        item_id: item.id.clone(),
-        category: item.category.clone(),
-        risks: item.risks.iter().map(ToString::to_string).collect(),
-        language: item.language.clone(),
-        expected: item.expected,
-        transform: planned.transform.clone(),
-        epoch,
-        pair: item.pair.clone(),
-        outcome: Outcome::Error,
-        refused: None,
-        choice: None,
-        verdict: None,
-        scored_by: String::new(),
-        response: String::new(),
-        finish_reason: None,
-        prompt_tokens: 0,
-        completion_tokens: 0,
-        error: None,
+impl Sample {
+    /// The sample of `item` before scoring: an `error` with no answer.
+    pub fn unscored(item: &Item, transform: Option<String>, epoch: u32) -> Sample {
+        Sample {
+            item_id: item.id.clone(),
+            category: item.category.clone(),
+            risks: item.risks.iter().map(ToString::to_string).collect(),
+            language: item.language.clone(),
+            expected: item.expected,
+            transform,
+            epoch,
+            pair: item.pair.clone(),
+            outcome: Outcome::Error,
+            refused: None,
+            choice: None,
+            verdict: None,
+            scored_by: String::new(),
+            response: String::new(),
+            finish_reason: None,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            error: None,
+        }
     }
 }
 
@@ -403,7 +405,7 @@ async fn score_item(
     grader: &Grader,
 ) -> Sample {
     let item = &planned.item;
-    let mut sample = blank_sample(planned, epoch);
+    let mut sample = Sample::unscored(item, planned.transform.clone(), epoch);
     let Some(original) = original else {
         sample.error = Some("no answer was planned for this item".into());
         return sample;
