@@ -25,7 +25,7 @@ pub async fn run(
     format: ReportFormat,
     model: &ModelArgs,
 ) -> Result<u8, Failure> {
-    let (_home, ledger) = crate::commands::open(global).await?;
+    let (home, ledger) = crate::commands::open(global).await?;
     let bank = compliance::bank().map_err(Failure::environment)?;
     let connected = connect(target, model).await?;
     let config = RunConfig {
@@ -75,6 +75,7 @@ pub async fn run(
         None,
         &Bar::new(),
         &local_actor(None),
+        Some(&home.root().join("eval-journal")),
     )
     .await?;
     let samples = ledger.store().eval_samples(&id).await?;

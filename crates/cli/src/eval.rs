@@ -282,7 +282,7 @@ fn new_run_id(suite: &str) -> String {
 }
 
 async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
-    let (_home, ledger) = crate::commands::open(global).await?;
+    let (home, ledger) = crate::commands::open(global).await?;
     let (start, config) = match &args.resume {
         Some(id) => {
             let config = run::stored_config(ledger.store().as_ref(), id).await?;
@@ -419,6 +419,7 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
         judge,
         &progress,
         &local_actor(None),
+        Some(&home.root().join("eval-journal")),
     )
     .await?;
     eprintln!(

@@ -625,6 +625,7 @@ pub async fn run_suite(
     judge: Option<(crate::judge::JudgeKind, Arc<dyn Target>)>,
     progress: &dyn Progress,
     actor: &str,
+    journal_dir: Option<&std::path::Path>,
 ) -> Result<Finished, crate::RunError> {
     let store: Arc<dyn warden_ledger::store::eval::EvalStore> = ledger.store().clone();
     let digest = suite_digest(&suite.items);
@@ -660,7 +661,20 @@ pub async fn run_suite(
             id
         }
     };
+    let journal_file = journal_dir.map(|dir| dir.join(format!("{id}.jsonl")));
+    if let Some(path) = &journal_file {
+        // Answers that reached the file but not the store before a kill.
+        crate::journal::import_file(store.as_ref(), path).await?;
+    }
     let journal = crate::journal::Journal::new(Arc::clone(&store), config.limits.clone());
+    if let Some(path) = &journal_file {
+        journal.append_to(path).map_err(|e| {
+            crate::RunError::Environment(format!(
+                "cannot open the journal file {}: {e}",
+                path.display()
+            ))
+        })?;
+    }
     let journaled = JournaledTarget::new(target, Arc::clone(&journal), 0);
     let grader = match judge {
         Some((kind, judge_target)) => Grader::Judge {
@@ -711,6 +725,10 @@ pub async fn run_suite(
     store
         .finish_eval_run(&id, status, &finished_at, &summary, &records)
         .await?;
+    if let Some(path) = &journal_file {
+        // Every line is in the store now; the file only mattered while the run could die.
+        let _ = std::fs::remove_file(path);
+    }
     let sha = |text: &str| warden_core::hex::encode(&Sha256::digest(text.as_bytes()));
     let judge_digest = config
         .judge
