@@ -479,3 +479,37 @@ async fn pair_attacks_report_success_rate_and_cost_under_a_budget() {
     assert_eq!(report["stats"]["successes"], 0);
     assert_eq!(report["goals"][0]["queries"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_of_a_series_show_a_trend() {
+    let upstream = testing::start(UpstreamOptions::default()).await.unwrap();
+    let home = TestHome::init();
+    let suite = suite_file(&home, "trend", 6);
+    for (checkpoint, limit) in [("step-1000", "3"), ("step-2000", "6")] {
+        let out = eval_run(
+            &home,
+            &suite,
+            &upstream.url,
+            &[
+                "--series",
+                "smol",
+                "--checkpoint",
+                checkpoint,
+                "--limit",
+                limit,
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let trend = json(&home.run(&["eval", "trend", "smol", "--json"]));
+    let rows = trend["checkpoints"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["checkpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["step-1000", "step-2000"]);
+    assert_eq!(rows[1]["pass"], 6);
+    assert!(rows[0]["ci_low"].as_f64().unwrap() < rows[1]["ci_low"].as_f64().unwrap());
+    let out = home.run(&["eval", "trend", "other"]);
+    assert_eq!(out.status.code(), Some(2));
+}
