@@ -332,16 +332,24 @@ impl CalibrationReport {
         out.push_str("| rater | items | errors | accuracy (binary) | κ (binary) | accuracy (3-class) | κ (3-class) |\n");
         out.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
         for r in &self.raters {
+            // With every item an error there is nothing to agree on: say so, not "0.000".
+            let shown = |value: f64| {
+                if r.binary.items == 0 {
+                    "—".to_owned()
+                } else {
+                    format!("{value:.3}")
+                }
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 r.rater.replace('|', "\\|"),
                 r.items,
                 r.errors,
-                r.binary.accuracy,
-                r.binary.kappa,
-                r.three_class.accuracy,
-                r.three_class.kappa
+                shown(r.binary.accuracy),
+                shown(r.binary.kappa),
+                shown(r.three_class.accuracy),
+                shown(r.three_class.kappa)
             );
         }
         for r in &self.raters {
