@@ -8,6 +8,8 @@
 //! - [`assess`]: determinations (`below`, `alert`, `crossed`, `cannot_rule_out`), safeguards met
 //!   or missing per stage, scorecard verdicts, residual risk, re-assessment triggers.
 //! - [`scorecard`]: an assessment as Markdown or HTML.
+//! - [`decision`]: proposals, sign-offs, decisions and pauses folded from ledger entries into
+//!   what each model may do at each stage.
 //!
 //! The shipped policies live in `policies/` at the repository root (see [`SHIPPED_POLICIES`]).
 //!
@@ -16,6 +18,7 @@
 //! `cannot_rule_out` and treated as crossed, so no evidence never yields `below`.
 
 pub mod assess;
+pub mod decision;
 pub mod lint;
 pub mod metrics;
 pub mod policy;
