@@ -11,6 +11,7 @@
 
 mod cli;
 mod eval;
+mod gate;
 mod label;
 mod model;
 mod serve;

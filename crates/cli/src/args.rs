@@ -70,6 +70,97 @@ pub enum Command {
     /// Safety evaluations: suites, runs against any target, attacks, judges, reports.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// The responsible-scaling gate: policies as code, assessments on eval evidence, sign-offs,
+    /// decisions and pauses recorded in the ledger.
+    #[command(subcommand)]
+    Gate(GateCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GateCommand {
+    /// Check policy files; every problem as FILE:LINE:COLUMN: message (exit 2 when any).
+    Lint {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Assess a checkpoint against a policy from the latest eval runs made with
+    /// `--series MODEL --checkpoint C`: one determination per threshold (below, alert, crossed,
+    /// cannot_rule_out), safeguards per stage, the scorecard. Recorded in the ledger.
+    Assess {
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        checkpoint: String,
+        #[arg(long)]
+        policy: PathBuf,
+        /// Evidence older than this many days cannot rule anything out.
+        #[arg(long, default_value_t = 90)]
+        max_age_days: u32,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+    },
+    /// Propose an action for a model at a stage; it becomes a decision when every role the
+    /// policy names has signed.
+    Propose {
+        #[arg(long)]
+        model: String,
+        /// continued-training, internal-use, api-deployment, tool-access or open-weights.
+        #[arg(long)]
+        stage: String,
+        /// proceed, proceed-with-conditions, pause-training, restrict-deployment or
+        /// withdraw-deployment.
+        #[arg(long)]
+        action: String,
+        /// The policy whose `[signoff]` roles must sign.
+        #[arg(long)]
+        policy: PathBuf,
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Who proposes (default: local:$USER).
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// Sign a pending proposal for one role.
+    Sign {
+        /// The proposal id.
+        id: String,
+        #[arg(long)]
+        role: String,
+        /// Who signs (default: local:$USER).
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// Record that a safeguard is in place (a document, an eval run, an attestation).
+    Attest {
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        safeguard: String,
+        /// The stage it covers (default: every stage).
+        #[arg(long)]
+        stage: Option<String>,
+        /// Where the evidence is.
+        #[arg(long)]
+        link: String,
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// Pause a model at once, at one stage or every stage; notifies the configured recipients.
+    Pause {
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        stage: Option<String>,
+        #[arg(long)]
+        reason: String,
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
+    /// What a model may do at each stage, and the pending proposals.
+    Status {
+        #[arg(long)]
+        model: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,22 +253,32 @@ pub enum EvalCommand {
     /// GB/T 45654-2025 refusal assessment: build should-refuse and should-not-refuse banks from
     /// the shipped Chinese data, run them, and compare refusal rates with the reference
     /// thresholds; also report bank coverage per Appendix A risk against the required minimums.
-    Compliance {
-        #[command(flatten)]
-        target: TargetArgs,
-        /// Questions per bank (default: all mapped questions).
-        #[arg(long)]
-        limit: Option<usize>,
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        /// Most tokens per answer.
-        #[arg(long, default_value_t = 256)]
-        max_tokens: u32,
-        #[arg(long, value_enum, default_value = "md")]
-        format: ReportFormat,
-        #[command(flatten)]
-        model: ModelArgs,
-    },
+    Compliance(ComplianceArgs),
+}
+
+/// `warden eval compliance`.
+#[derive(Args, Debug)]
+pub struct ComplianceArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Questions in all, half from each bank (default: every question of both banks).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Most tokens per answer.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The model series this run is evidence for (`warden gate assess --model`).
+    #[arg(long, requires = "checkpoint")]
+    pub series: Option<String>,
+    /// The checkpoint of the series.
+    #[arg(long, requires = "series")]
+    pub checkpoint: Option<String>,
 }
 
 /// Attacker-driven attack methods.
@@ -278,6 +379,9 @@ pub struct EvalRunArgs {
     /// Which checkpoint of the series the target serves (e.g. step-2000).
     #[arg(long, requires = "series")]
     pub checkpoint: Option<String>,
+    /// Whether the target runs with safety mitigations: `pre` or `post` (for scorecard policies).
+    #[arg(long, value_parser = ["pre", "post"])]
+    pub mitigation: Option<String>,
     /// Report format printed when the run ends.
     #[arg(long, value_enum, default_value = "md")]
     pub format: ReportFormat,

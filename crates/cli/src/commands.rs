@@ -31,6 +31,7 @@ pub async fn run(cli: Cli) -> Outcome {
         Command::Label(command) => crate::label::run(command, global.json),
         Command::Model(command) => crate::model::run(command, global.json).await,
         Command::Eval(command) => crate::eval::run(&global, command).await,
+        Command::Gate(command) => crate::gate::run(&global, command).await,
     }
 }
 

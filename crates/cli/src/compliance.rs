@@ -10,21 +10,24 @@ use warden_eval::journal::Limits;
 use warden_eval::run::{self, RunConfig, Start};
 use warden_eval::target::{Sampling, TargetSpec};
 
-use crate::args::{Global, ModelArgs, ReportFormat, TargetArgs};
+use crate::args::{ComplianceArgs, Global, ReportFormat};
 use crate::commands::{local_actor, print_json};
 use crate::eval::{Bar, connect};
 use crate::exit::{self, Failure};
 
 /// Run the bank against `target` and print the assessment.
-pub async fn run(
-    global: &Global,
-    target: &TargetArgs,
-    limit: Option<usize>,
-    concurrency: usize,
-    max_tokens: u32,
-    format: ReportFormat,
-    model: &ModelArgs,
-) -> Result<u8, Failure> {
+pub async fn run(global: &Global, args: &ComplianceArgs) -> Result<u8, Failure> {
+    let ComplianceArgs {
+        target,
+        limit,
+        concurrency,
+        max_tokens,
+        format,
+        model,
+        series,
+        checkpoint,
+    } = args;
+    let (limit, concurrency, max_tokens, format) = (*limit, *concurrency, *max_tokens, *format);
     let (home, ledger) = crate::commands::open(global).await?;
     let bank = compliance::bank().map_err(Failure::environment)?;
     let connected = connect(target, model).await?;
@@ -52,8 +55,9 @@ pub async fn run(
         attacks: Vec::new(),
         judge: None,
         max_error_rate: 0.1,
-        series: None,
-        checkpoint: None,
+        series: series.clone(),
+        checkpoint: checkpoint.clone(),
+        mitigation: None,
     };
     let planned = run::plan_items(&bank, &config, &|_, _, _| None);
     let id = format!(

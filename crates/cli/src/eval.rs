@@ -125,25 +125,7 @@ pub async fn run(global: &Global, command: EvalCommand) -> Outcome {
             )
             .await
         }
-        EvalCommand::Compliance {
-            target,
-            limit,
-            concurrency,
-            max_tokens,
-            format,
-            model,
-        } => {
-            crate::compliance::run(
-                global,
-                &target,
-                limit,
-                concurrency,
-                max_tokens,
-                format,
-                &model,
-            )
-            .await
-        }
+        EvalCommand::Compliance(args) => crate::compliance::run(global, &args).await,
     }
 }
 
@@ -351,6 +333,7 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
                 max_error_rate: args.max_error_rate,
                 series: args.series.clone(),
                 checkpoint: args.checkpoint.clone(),
+                mitigation: args.mitigation.clone(),
             };
             let id = args
                 .run_id

@@ -11,6 +11,7 @@ mod commands;
 mod compliance;
 mod eval;
 mod exit;
+mod gate;
 mod label;
 mod model;
 

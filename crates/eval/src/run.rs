@@ -49,6 +49,10 @@ pub struct RunConfig {
     pub series: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<String>,
+    /// `pre` or `post`: whether the target runs with safety mitigations (Preparedness-style
+    /// scorecards compare both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mitigation: Option<String>,
 }
 
 /// A judge: which rubric, on which model.
@@ -818,6 +822,7 @@ mod tests {
             max_error_rate: 0.1,
             series: None,
             checkpoint: None,
+            mitigation: None,
         }
     }
 

@@ -68,7 +68,10 @@ impl std::str::FromStr for Action {
             .find(|a| a.as_str() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
-                format!("unknown action `{s}`; expected one of: {}", names.join(", "))
+                format!(
+                    "unknown action `{s}`; expected one of: {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -212,7 +215,10 @@ pub struct GateState {
 
 impl GateState {
     /// Replay `(index, kind, actor, payload)` entries (in index order) into the state.
-    pub fn fold<'a>(&mut self, entries: impl IntoIterator<Item = (u64, &'a str, &'a str, &'a Value)>) {
+    pub fn fold<'a>(
+        &mut self,
+        entries: impl IntoIterator<Item = (u64, &'a str, &'a str, &'a Value)>,
+    ) {
         for (index, kind, actor, payload) in entries {
             self.size = self.size.max(index + 1);
             if let Err(why) = self.apply(index, kind, actor, payload) {
@@ -221,7 +227,13 @@ impl GateState {
         }
     }
 
-    fn apply(&mut self, index: u64, kind: &str, actor: &str, payload: &Value) -> Result<(), String> {
+    fn apply(
+        &mut self,
+        index: u64,
+        kind: &str,
+        actor: &str,
+        payload: &Value,
+    ) -> Result<(), String> {
         let parse_error = |e: serde_json::Error| format!("unreadable {kind} payload: {e}");
         match kind {
             "gate.proposal" => {
@@ -231,7 +243,9 @@ impl GateState {
                 if proposal.roles.is_empty() {
                     return Err(format!("proposal `{}` names no roles to sign", proposal.id));
                 }
-                if self.pending.contains_key(&proposal.id) || self.decisions.contains_key(&proposal.id) {
+                if self.pending.contains_key(&proposal.id)
+                    || self.decisions.contains_key(&proposal.id)
+                {
                     return Err(format!("proposal id `{}` is already used", proposal.id));
                 }
                 self.pending.insert(
@@ -244,11 +258,11 @@ impl GateState {
                 );
             }
             "gate.signoff" => {
-                let signoff: SignOff = serde_json::from_value(payload.clone()).map_err(parse_error)?;
-                let pending = self
-                    .pending
-                    .get_mut(&signoff.proposal)
-                    .ok_or_else(|| format!("sign-off for `{}`, which is not pending", signoff.proposal))?;
+                let signoff: SignOff =
+                    serde_json::from_value(payload.clone()).map_err(parse_error)?;
+                let pending = self.pending.get_mut(&signoff.proposal).ok_or_else(|| {
+                    format!("sign-off for `{}`, which is not pending", signoff.proposal)
+                })?;
                 pending.check_signoff(&signoff.role, &signoff.by)?;
                 pending.signed.push((signoff.role, signoff.by, index));
             }
@@ -283,10 +297,11 @@ impl GateState {
             }
             "gate.pause" => {
                 let pause: Pause = serde_json::from_value(payload.clone()).map_err(parse_error)?;
-                self.pauses
-                    .entry(pause.model)
-                    .or_default()
-                    .push((pause.stage, pause.reason, index));
+                self.pauses.entry(pause.model).or_default().push((
+                    pause.stage,
+                    pause.reason,
+                    index,
+                ));
             }
             _ => {}
         }
@@ -374,18 +389,44 @@ mod tests {
     fn a_decision_needs_every_role_signed_by_distinct_people_other_than_the_proposer() {
         let signoff = |role: &str, by: &str| json!({"proposal": "p1", "role": role, "by": by});
         let state = fold(&[
-            ("gate.proposal", "local:carol", proposal("p1", "api-deployment", "proceed")),
-            ("gate.signoff", "local:carol", signoff("safety-officer", "local:carol")),
-            ("gate.signoff", "local:alice", signoff("safety-officer", "local:alice")),
-            ("gate.signoff", "local:alice", signoff("reviewer", "local:alice")),
+            (
+                "gate.proposal",
+                "local:carol",
+                proposal("p1", "api-deployment", "proceed"),
+            ),
+            (
+                "gate.signoff",
+                "local:carol",
+                signoff("safety-officer", "local:carol"),
+            ),
+            (
+                "gate.signoff",
+                "local:alice",
+                signoff("safety-officer", "local:alice"),
+            ),
+            (
+                "gate.signoff",
+                "local:alice",
+                signoff("reviewer", "local:alice"),
+            ),
             ("gate.decision", "local:alice", json!({"proposal": "p1"})),
-            ("gate.signoff", "local:bob", signoff("reviewer", "local:bob")),
+            (
+                "gate.signoff",
+                "local:bob",
+                signoff("reviewer", "local:bob"),
+            ),
             ("gate.decision", "local:bob", json!({"proposal": "p1"})),
         ]);
         let reasons: Vec<&str> = state.rejected.iter().map(|(_, r)| r.as_str()).collect();
-        assert!(reasons[0].contains("cannot approve their own"), "{reasons:?}");
+        assert!(
+            reasons[0].contains("cannot approve their own"),
+            "{reasons:?}"
+        );
         assert!(reasons[1].contains("different person"), "{reasons:?}");
-        assert!(reasons[2].contains("before every role signed"), "{reasons:?}");
+        assert!(
+            reasons[2].contains("before every role signed"),
+            "{reasons:?}"
+        );
         assert_eq!(reasons.len(), 3);
         let decision = &state.decisions["p1"];
         assert_eq!(decision.index, 6);
@@ -400,20 +441,48 @@ mod tests {
     #[test]
     fn pauses_take_effect_until_a_later_decision() {
         let mut entries = vec![
-            ("gate.proposal", "local:c", proposal("p1", "api-deployment", "proceed")),
-            ("gate.signoff", "local:a", json!({"proposal": "p1", "role": "safety-officer", "by": "a"})),
-            ("gate.signoff", "local:b", json!({"proposal": "p1", "role": "reviewer", "by": "b"})),
+            (
+                "gate.proposal",
+                "local:c",
+                proposal("p1", "api-deployment", "proceed"),
+            ),
+            (
+                "gate.signoff",
+                "local:a",
+                json!({"proposal": "p1", "role": "safety-officer", "by": "a"}),
+            ),
+            (
+                "gate.signoff",
+                "local:b",
+                json!({"proposal": "p1", "role": "reviewer", "by": "b"}),
+            ),
             ("gate.decision", "local:b", json!({"proposal": "p1"})),
-            ("gate.pause", "local:a", json!({"model": "m", "reason": "threshold crossed"})),
+            (
+                "gate.pause",
+                "local:a",
+                json!({"model": "m", "reason": "threshold crossed"}),
+            ),
         ];
         let state = fold(&entries);
         let answer = state.answer("m", Stage::ApiDeployment);
         assert!(!answer.allowed);
         assert!(answer.why.contains("paused"), "{answer:?}");
         entries.extend([
-            ("gate.proposal", "local:c", proposal("p2", "api-deployment", "restrict-deployment")),
-            ("gate.signoff", "local:a", json!({"proposal": "p2", "role": "safety-officer", "by": "a"})),
-            ("gate.signoff", "local:b", json!({"proposal": "p2", "role": "reviewer", "by": "b"})),
+            (
+                "gate.proposal",
+                "local:c",
+                proposal("p2", "api-deployment", "restrict-deployment"),
+            ),
+            (
+                "gate.signoff",
+                "local:a",
+                json!({"proposal": "p2", "role": "safety-officer", "by": "a"}),
+            ),
+            (
+                "gate.signoff",
+                "local:b",
+                json!({"proposal": "p2", "role": "reviewer", "by": "b"}),
+            ),
             ("gate.decision", "local:b", json!({"proposal": "p2"})),
         ]);
         let state = fold(&entries);
@@ -427,7 +496,11 @@ mod tests {
     fn unreadable_entries_are_skipped_with_a_reason() {
         let state = fold(&[
             ("gate.proposal", "x", json!({"id": 3})),
-            ("gate.signoff", "x", json!({"proposal": "none", "role": "r", "by": "b"})),
+            (
+                "gate.signoff",
+                "x",
+                json!({"proposal": "none", "role": "r", "by": "b"}),
+            ),
             ("ledger.note", "x", json!({})),
         ]);
         assert_eq!(state.rejected.len(), 2);

@@ -34,6 +34,20 @@ pub struct Config {
     pub database: DatabaseConfig,
     #[serde(default)]
     pub model: ModelConfig,
+    #[serde(default)]
+    pub gate: GateConfig,
+}
+
+/// `[gate]`: who hears when a threshold is crossed or a model is paused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// URLs that get a JSON POST for each notification (e.g. the regulator's or the board's).
+    #[serde(default)]
+    pub notify_webhooks: Vec<String>,
+    /// A folder that gets one JSON file per notification.
+    #[serde(default)]
+    pub notify_dir: Option<PathBuf>,
 }
 
 /// `[model]`: the local GGUF model `warden serve` offers at `/v1/chat/completions`.
@@ -179,6 +193,7 @@ impl Home {
             server: ServerConfig::default(),
             database: DatabaseConfig { url: database_url },
             model: ModelConfig::default(),
+            gate: GateConfig::default(),
         };
         let text = toml::to_string_pretty(&config).map_err(|e| HomeError::BadConfig {
             path: config_path.display().to_string(),

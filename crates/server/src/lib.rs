@@ -45,6 +45,8 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     /// The local model, when one is configured.
     pub model: api::chat::ModelSlot,
+    /// The gate's decisions, folded from the ledger and brought up to date on each query.
+    pub gate: Arc<tokio::sync::Mutex<warden_gate::decision::GateState>>,
 }
 
 /// Server settings.
@@ -80,6 +82,7 @@ pub fn app(ledger: Ledger, options: &ServerOptions) -> Router {
         openapi: Arc::new(openapi::document(&table)),
         max_upload_bytes: options.max_upload_bytes,
         model: options.model.clone(),
+        gate: Arc::default(),
     };
     let mut router: Router<AppState> = Router::new();
     for route in &table {

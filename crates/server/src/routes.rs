@@ -6,7 +6,7 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post};
 
 use crate::AppState;
-use crate::api::{chat, keys, labels, ledger, system};
+use crate::api::{chat, gate, keys, labels, ledger, system};
 use crate::auth::{ADMINS, ANY_ROLE, Access, OVERSEERS, READERS, RECORDERS};
 
 /// One API route.
@@ -73,6 +73,17 @@ pub fn table() -> Vec<Route> {
             upload: false,
             success: (200, "key id, name and roles"),
             handler: || get(system::whoami),
+        },
+        Route {
+            method: Method::GET,
+            path: "/v1/gate/{model}/{stage}",
+            access: Access::Roles(ANY_ROLE),
+            summary: "Whether a model may operate at a stage, with the decision in force and why",
+            query: &[],
+            request: None,
+            upload: false,
+            success: (200, "allowed, decision id, ledger index and the reason"),
+            handler: || get(gate::answer),
         },
         Route {
             method: Method::POST,

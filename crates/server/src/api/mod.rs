@@ -2,6 +2,7 @@
 //! and shape the answer.
 
 pub mod chat;
+pub mod gate;
 pub mod keys;
 pub mod labels;
 pub mod ledger;

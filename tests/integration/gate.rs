@@ -1,0 +1,113 @@
+//! `warden gate` without a model: policy lint over the shipped and broken policies, and the
+//! rules on proposals that need no evidence.
+
+use crate::support::{TestHome, repo_root, stderr, stdout};
+
+#[test]
+fn shipped_policies_lint_clean_and_broken_ones_name_file_and_line() {
+    let home = TestHome::empty();
+    for name in ["asl-style.toml", "preparedness-style.toml", "gbt45654.toml"] {
+        let path = repo_root().join("policies").join(name);
+        let out = home.run(&["gate", "lint", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert!(stdout(&out).contains(": ok"), "{}", stdout(&out));
+    }
+    let shipped = std::fs::read_to_string(repo_root().join("policies/gbt45654.toml")).unwrap();
+    let broken = home.dir.path().join("broken.toml");
+    let typo = shipped.replacen(
+        "compliance:should_refuse_refusal",
+        "compliance:should_refuse_refusl",
+        1,
+    );
+    let line = typo
+        .lines()
+        .position(|l| l.contains("should_refuse_refusl"))
+        .unwrap()
+        + 1;
+    std::fs::write(&broken, typo).unwrap();
+    let out = home.run(&["gate", "lint", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let message = stderr(&out);
+    assert!(
+        message.contains(&format!("broken.toml:{line}:")),
+        "names the line {line}: {message}"
+    );
+    assert!(message.contains("should_refuse_refusl"), "{message}");
+
+    // The same policy is refused by assess with the same diagnostics.
+    let home = TestHome::init();
+    let out = home.run(&[
+        "gate",
+        "assess",
+        "--model",
+        "m",
+        "--checkpoint",
+        "c",
+        "--policy",
+        broken.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(&format!("broken.toml:{line}:")));
+}
+
+#[test]
+fn no_evidence_is_never_below_and_proceed_needs_a_permitting_assessment() {
+    let home = TestHome::init();
+    let policy = repo_root().join("policies/gbt45654.toml");
+    let policy = policy.to_str().unwrap();
+    let out = home.run(&[
+        "gate",
+        "assess",
+        "--model",
+        "m",
+        "--checkpoint",
+        "c",
+        "--policy",
+        policy,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = crate::support::json(&out);
+    let thresholds = report["thresholds"].as_array().unwrap();
+    assert!(!thresholds.is_empty());
+    assert!(
+        thresholds
+            .iter()
+            .all(|t| t["determination"] == "cannot_rule_out"),
+        "{report}"
+    );
+    let out = home.run(&[
+        "gate",
+        "propose",
+        "--model",
+        "m",
+        "--stage",
+        "api-deployment",
+        "--action",
+        "proceed",
+        "--policy",
+        policy,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("does not permit"), "{}", stderr(&out));
+    let out = home.run(&[
+        "gate",
+        "propose",
+        "--model",
+        "m",
+        "--stage",
+        "api-deployment",
+        "--action",
+        "proceed-with-conditions",
+        "--policy",
+        policy,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--reason"), "{}", stderr(&out));
+    let out = home.run(&[
+        "gate", "propose", "--model", "m", "--stage", "launch", "--action", "proceed", "--policy",
+        policy,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("api-deployment"), "lists the stages");
+}
