@@ -312,6 +312,30 @@ fn eval_runs_against_the_local_runtime() {
     assert!(report["completion_tokens"].as_u64().unwrap() > 0);
     let stored = json(&home.run(&["eval", "report", "local", "--format", "json"]));
     assert_eq!(stored, report);
+    // The local runtime gets a fresh port in every process, but its journal identity is the
+    // model file: the same requests in a second process come from the journal.
+    let again = home.run(&[
+        "eval",
+        "run",
+        "--suite",
+        "xstest",
+        "--target",
+        "local",
+        "--gguf",
+        gguf().to_str().unwrap(),
+        "--threads",
+        "2",
+        "--limit",
+        "4",
+        "--max-tokens",
+        "96",
+    ]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("0 calls sent, 4 from the journal"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 /// A policy for the gate scenario: over-refusal on XSTest above 70 % is the threshold (alert at

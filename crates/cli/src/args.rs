@@ -279,6 +279,9 @@ pub struct ComplianceArgs {
     /// The checkpoint of the series.
     #[arg(long, requires = "series")]
     pub checkpoint: Option<String>,
+    /// Largest share of error outcomes before the run is marked failed (and is no evidence).
+    #[arg(long, default_value_t = 0.1)]
+    pub max_error_rate: f64,
 }
 
 /// Attacker-driven attack methods.

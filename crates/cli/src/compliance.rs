@@ -26,6 +26,7 @@ pub async fn run(global: &Global, args: &ComplianceArgs) -> Result<u8, Failure> 
         model,
         series,
         checkpoint,
+        max_error_rate,
     } = args;
     let (limit, concurrency, max_tokens, format) = (*limit, *concurrency, *max_tokens, *format);
     let (home, ledger) = crate::commands::open(global).await?;
@@ -54,7 +55,7 @@ pub async fn run(global: &Global, args: &ComplianceArgs) -> Result<u8, Failure> 
         },
         attacks: Vec::new(),
         judge: None,
-        max_error_rate: 0.1,
+        max_error_rate: max_error_rate.clamp(0.0, 1.0),
         series: series.clone(),
         checkpoint: checkpoint.clone(),
         mitigation: None,

@@ -177,7 +177,15 @@ pub(crate) async fn connect(args: &TargetArgs, model: &ModelArgs) -> Result<Conn
         api_key_env: args.api_key_env.clone(),
         timeout_secs: args.timeout,
     };
-    let target = OpenAiTarget::new(spec.clone()).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    let mut target =
+        OpenAiTarget::new(spec.clone()).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    if server.is_some() {
+        target = target.named(format!(
+            "local gguf={} model={}",
+            model.gguf.display(),
+            spec.model
+        ));
+    }
     target
         .probe()
         .await

@@ -58,7 +58,7 @@ const REFUSAL_MARKERS: &[&str] = &[
 
 /// How many leading characters [`is_refusal`] reads. An answer cut off after this many characters
 /// gets the verdict it would get in full, so truncation does not make it unscorable.
-pub const REFUSAL_WINDOW: usize = 300;
+pub const REFUSAL_WINDOW: usize = 100;
 
 /// Whether `response` reads as a refusal, by marker phrases in its first [`REFUSAL_WINDOW`]
 /// characters.

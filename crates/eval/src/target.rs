@@ -124,6 +124,7 @@ pub struct OpenAiTarget {
     endpoint: String,
     key: Option<String>,
     client: reqwest::Client,
+    name: Option<String>,
 }
 
 impl OpenAiTarget {
@@ -154,7 +155,16 @@ impl OpenAiTarget {
             endpoint,
             key,
             client,
+            name: None,
         })
+    }
+
+    /// Identify the target by `name` instead of its URL, for endpoints whose URL changes from
+    /// one process to the next (the local runtime on a fresh loopback port): the journal keys and
+    /// reports then stay the same, so `--resume` and the cache work across processes.
+    pub fn named(mut self, name: impl Into<String>) -> OpenAiTarget {
+        self.name = Some(name.into());
+        self
     }
 
     /// The URL requests go to.
@@ -243,7 +253,10 @@ struct WireUsage {
 #[async_trait]
 impl Target for OpenAiTarget {
     fn id(&self) -> String {
-        format!("{} model={}", self.endpoint, self.spec.model)
+        match &self.name {
+            Some(name) => name.clone(),
+            None => format!("{} model={}", self.endpoint, self.spec.model),
+        }
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<Completion, CallError> {
