@@ -111,3 +111,39 @@ fn no_evidence_is_never_below_and_proceed_needs_a_permitting_assessment() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("api-deployment"), "lists the stages");
 }
+
+#[test]
+fn reassessment_triggers_are_due_when_nothing_is_known() {
+    let home = TestHome::init();
+    let policy = repo_root().join("policies/asl-style.toml");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "gate",
+            "assess",
+            "--model",
+            "m",
+            "--checkpoint",
+            "c",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = home.run(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        crate::support::json(&out)
+    };
+    let unknown = run(&[]);
+    let triggers = unknown["triggers"].as_array().unwrap();
+    assert_eq!(triggers.len(), 2);
+    assert!(triggers.iter().all(|t| t["due"] == true), "{unknown}");
+    let small_step = run(&["--compute-ratio", "1.5"]);
+    let compute = small_step["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "effective-compute-ratio")
+        .unwrap()
+        .clone();
+    assert_eq!(compute["due"], false, "{compute}");
+}

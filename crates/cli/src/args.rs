@@ -96,6 +96,10 @@ pub enum GateCommand {
         /// Evidence older than this many days cannot rule anything out.
         #[arg(long, default_value_t = 90)]
         max_age_days: u32,
+        /// Effective compute of this checkpoint over the last assessed one, for the policy's
+        /// re-assessment triggers (unknown counts as due).
+        #[arg(long)]
+        compute_ratio: Option<f64>,
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
     },

@@ -29,8 +29,19 @@ pub async fn run(global: &Global, command: GateCommand) -> Result<u8, Failure> {
             checkpoint,
             policy,
             max_age_days,
+            compute_ratio,
             format,
-        } => assess(global, &model, &checkpoint, &policy, max_age_days, format).await,
+        } => {
+            assess(
+                global,
+                &model,
+                &checkpoint,
+                &policy,
+                (max_age_days, compute_ratio),
+                format,
+            )
+            .await
+        }
         GateCommand::Propose {
             model,
             stage,
@@ -271,7 +282,7 @@ async fn assess(
     model: &str,
     checkpoint: &str,
     policy_path: &Path,
-    max_age_days: u32,
+    (max_age_days, compute_ratio): (u32, Option<f64>),
     format: ReportFormat,
 ) -> Result<u8, Failure> {
     let policy = load_policy(policy_path)?;
@@ -285,6 +296,15 @@ async fn assess(
         &attestations,
         &now_rfc3339(),
         max_age_days,
+    );
+    let last_elicitation = evidence.iter().map(|e| e.finished_at.clone()).max();
+    let triggers = warden_gate::reassessment_due(
+        &policy,
+        &warden_gate::ScalingState {
+            effective_compute_ratio: compute_ratio,
+            last_elicitation_at: last_elicitation,
+        },
+        &now_rfc3339(),
     );
     let assessment_json = serde_json::to_value(&assessment).map_err(Failure::environment)?;
     let digest = |bytes: &[u8]| warden_core::hex::encode(&sha2::Sha256::digest(bytes));
@@ -333,11 +353,22 @@ async fn assess(
         out["model"] = json!(model);
         out["checkpoint"] = json!(checkpoint);
         out["evidence"] = Value::Array(links);
+        out["triggers"] = serde_json::to_value(&triggers).map_err(Failure::environment)?;
         print_json(&out);
     } else if format == ReportFormat::Html {
         print!("{}", warden_gate::scorecard::to_html(&assessment));
     } else {
         print!("{}", warden_gate::scorecard::to_markdown(&assessment));
+        if !triggers.is_empty() {
+            println!("\n## Re-assessment triggers\n");
+            for trigger in &triggers {
+                println!(
+                    "- {}: {}",
+                    if trigger.due { "DUE" } else { "not due" },
+                    trigger.reason
+                );
+            }
+        }
         println!("\nRecorded as ledger entry {}.", entry.index);
     }
     Ok(exit::OK)
