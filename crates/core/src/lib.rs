@@ -3,12 +3,14 @@
 //! Brief overview:
 //! - [`Role`]: the access roles an API key can hold, and what each may do.
 //! - [`canonical`]: RFC 8785 (JCS) canonical JSON, the byte form that ledger entries are hashed in.
+//! - [`document`]: report documents (headline, tables, lists) rendered as Markdown or HTML.
 //! - [`risk`]: risk taxonomies as data: the 31 GB/T 45654 Appendix A risks and the frontier risks.
 //!
 //! **Invariant:** this crate does no IO and cannot fail on bad input except by returning an error
 //! value; nothing here panics.
 
 pub mod canonical;
+pub mod document;
 pub mod hex;
 pub mod risk;
 mod role;

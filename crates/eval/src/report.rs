@@ -9,9 +9,9 @@
 //! Building a report is pure; it reads samples only.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
+use warden_core::document::{Document, Table};
 use warden_core::risk::RiskId;
 
 use crate::run::{Counts, Outcome, Sample, count_by};
@@ -416,13 +416,6 @@ fn per_success(value: Option<f64>) -> String {
     value.map_or_else(|| "—".into(), |v| format!("{v:.1}"))
 }
 
-/// A table: header and rows of cells.
-struct Table {
-    title: String,
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
-}
-
 fn group_table(title: &str, groups: &[GroupRate]) -> Table {
     Table {
         title: title.into(),
@@ -590,78 +583,23 @@ fn headline(report: &Report) -> Vec<String> {
     lines
 }
 
-fn md_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+fn document(report: &Report) -> Document {
+    Document {
+        title: format!("Evaluation run {}", report.run.id),
+        headline: headline(report),
+        tables: tables(report),
+        lists: Vec::new(),
+    }
 }
 
 /// The report as Markdown.
 pub fn to_markdown(report: &Report) -> String {
-    let mut out = format!("# Evaluation run {}\n\n", report.run.id);
-    for line in headline(report) {
-        let _ = writeln!(out, "- {line}");
-    }
-    for table in tables(report) {
-        let _ = write!(
-            out,
-            "\n## {}\n\n| {} |\n|",
-            table.title,
-            table.header.join(" | ")
-        );
-        for _ in &table.header {
-            out.push_str("---|");
-        }
-        out.push('\n');
-        for row in &table.rows {
-            let cells: Vec<String> = row.iter().map(|c| md_cell(c)).collect();
-            let _ = writeln!(out, "| {} |", cells.join(" | "));
-        }
-    }
-    out
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    document(report).to_markdown()
 }
 
 /// The report as one self-contained HTML page (no scripts, no external assets).
 pub fn to_html(report: &Report) -> String {
-    let mut out =
-        String::from("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>");
-    out.push_str(&html_escape(&format!("Evaluation run {}", report.run.id)));
-    out.push_str(
-        "</title>\n<style>body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem}\
-         table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left}\
-         th{background:#f3f3f3}</style></head><body>\n",
-    );
-    let _ = writeln!(
-        out,
-        "<h1>Evaluation run {}</h1>\n<ul>",
-        html_escape(&report.run.id)
-    );
-    for line in headline(report) {
-        let _ = writeln!(out, "<li>{}</li>", html_escape(&line));
-    }
-    out.push_str("</ul>\n");
-    for table in tables(report) {
-        let _ = writeln!(out, "<h2>{}</h2>\n<table><tr>", html_escape(&table.title));
-        for cell in &table.header {
-            let _ = write!(out, "<th>{}</th>", html_escape(cell));
-        }
-        out.push_str("</tr>\n");
-        for row in &table.rows {
-            out.push_str("<tr>");
-            for cell in row {
-                let _ = write!(out, "<td>{}</td>", html_escape(cell));
-            }
-            out.push_str("</tr>\n");
-        }
-        out.push_str("</table>\n");
-    }
-    out.push_str("</body></html>\n");
-    out
+    document(report).to_html()
 }
 
 #[cfg(test)]
@@ -792,7 +730,7 @@ mod tests {
         );
         let md = to_markdown(&report);
         assert!(md.contains("# Evaluation run run-1"), "{md}");
-        assert!(md.contains("x\\|<y>"), "{md}");
+        assert!(md.contains("x\\|&lt;y&gt;"), "{md}");
         assert!(md.contains("| cat | 1 | 0 | 1 | 100.0 % |"), "{md}");
         let html = to_html(&report);
         assert!(

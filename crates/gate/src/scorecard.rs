@@ -3,15 +3,9 @@
 //! threshold's determination with the evidence behind it, each stage's required safeguards (met
 //! with links, or missing), and the residual-risk notes. Every cell is escaped for its format.
 
-use std::fmt::Write as _;
+use warden_core::document::{Document, Table};
 
 use crate::assess::{Assessment, Determination, ThresholdDetermination};
-
-struct Table {
-    title: String,
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
-}
 
 fn observed(t: &ThresholdDetermination) -> String {
     t.indicators
@@ -185,96 +179,23 @@ fn headline(a: &Assessment) -> Vec<String> {
     ]
 }
 
-fn md_cell(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace(['\n', '\r'], " ")
+fn document(a: &Assessment) -> Document {
+    Document {
+        title: format!("Gate assessment: {}", a.policy),
+        headline: headline(a),
+        tables: tables(a),
+        lists: vec![("Residual risk".into(), a.residual_risk.clone())],
+    }
 }
 
 /// The assessment as Markdown.
 pub fn to_markdown(a: &Assessment) -> String {
-    let mut out = format!("# Gate assessment: {}\n\n", md_cell(&a.policy));
-    for line in headline(a) {
-        let _ = writeln!(out, "- {}", md_cell(&line));
-    }
-    for table in tables(a) {
-        let _ = write!(
-            out,
-            "\n## {}\n\n| {} |\n|",
-            md_cell(&table.title),
-            table.header.join(" | ")
-        );
-        for _ in &table.header {
-            out.push_str("---|");
-        }
-        out.push('\n');
-        for row in &table.rows {
-            let cells: Vec<String> = row.iter().map(|c| md_cell(c)).collect();
-            let _ = writeln!(out, "| {} |", cells.join(" | "));
-        }
-    }
-    if !a.residual_risk.is_empty() {
-        out.push_str("\n## Residual risk\n\n");
-        for note in &a.residual_risk {
-            let _ = writeln!(out, "- {}", md_cell(note));
-        }
-    }
-    out
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    document(a).to_markdown()
 }
 
 /// The assessment as one self-contained HTML page (no scripts, no external assets).
 pub fn to_html(a: &Assessment) -> String {
-    let mut out =
-        String::from("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>");
-    out.push_str(&html_escape(&format!("Gate assessment: {}", a.policy)));
-    out.push_str(
-        "</title>\n<style>body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem}\
-         table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left;vertical-align:top}\
-         th{background:#f3f3f3}</style></head><body>\n",
-    );
-    let _ = writeln!(
-        out,
-        "<h1>Gate assessment: {}</h1>\n<ul>",
-        html_escape(&a.policy)
-    );
-    for line in headline(a) {
-        let _ = writeln!(out, "<li>{}</li>", html_escape(&line));
-    }
-    out.push_str("</ul>\n");
-    for table in tables(a) {
-        let _ = writeln!(out, "<h2>{}</h2>\n<table><tr>", html_escape(&table.title));
-        for cell in &table.header {
-            let _ = write!(out, "<th>{}</th>", html_escape(cell));
-        }
-        out.push_str("</tr>\n");
-        for row in &table.rows {
-            out.push_str("<tr>");
-            for cell in row {
-                let _ = write!(out, "<td>{}</td>", html_escape(cell));
-            }
-            out.push_str("</tr>\n");
-        }
-        out.push_str("</table>\n");
-    }
-    if !a.residual_risk.is_empty() {
-        out.push_str("<h2>Residual risk</h2>\n<ul>\n");
-        for note in &a.residual_risk {
-            let _ = writeln!(out, "<li>{}</li>", html_escape(note));
-        }
-        out.push_str("</ul>\n");
-    }
-    out.push_str("</body></html>\n");
-    out
+    document(a).to_html()
 }
 
 #[cfg(test)]
