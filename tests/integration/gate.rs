@@ -147,3 +147,44 @@ fn reassessment_triggers_are_due_when_nothing_is_known() {
         .clone();
     assert_eq!(compute["due"], false, "{compute}");
 }
+
+/// A pause reaches every configured webhook as a JSON POST. The receiver is a bare loopback
+/// socket standing in for the regulator's endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pauses_are_posted_to_configured_webhooks() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let received = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 4096];
+        // Read until the JSON body has arrived (it ends with a closing brace).
+        while !request.ends_with(b"}") {
+            let n = socket.read(&mut buffer).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            request.extend_from_slice(&buffer[..n]);
+        }
+        socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        String::from_utf8(request).unwrap()
+    });
+    let home = TestHome::init();
+    let config = home.path().join("warden.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "notify_webhooks = []",
+        &format!("notify_webhooks = [\"{url}\"]"),
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = home.run(&["gate", "pause", "--model", "m", "--reason", "incident 7"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let request = received.await.unwrap();
+    assert!(request.starts_with("POST /hook"), "{request}");
+    assert!(request.contains("\"event\":\"pause\""), "{request}");
+    assert!(request.contains("incident 7"), "{request}");
+}
