@@ -188,3 +188,82 @@ async fn pauses_are_posted_to_configured_webhooks() {
     assert!(request.contains("\"event\":\"pause\""), "{request}");
     assert!(request.contains("incident 7"), "{request}");
 }
+
+/// Over the API a sign-off is made by the calling key, for a role that key holds; distinct
+/// people are distinct keys, and the last sign-off flips the gate's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_signoffs_are_bound_to_the_calling_key_and_its_roles() {
+    let home = TestHome::init();
+    let policy = repo_root().join("policies/gbt45654.toml");
+    let proposal = crate::support::json(&home.run(&[
+        "gate",
+        "propose",
+        "--model",
+        "m",
+        "--stage",
+        "internal-use",
+        "--action",
+        "proceed-with-conditions",
+        "--reason",
+        "internal red-team use only",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--json",
+    ]));
+    let id = proposal["id"].as_str().unwrap().to_owned();
+    let key = |name: &str, roles: &[&str]| {
+        let mut command = home.command();
+        command.args(["keys", "create", "--name", name]);
+        for role in roles {
+            command.args(["--role", role]);
+        }
+        stdout(&command.output().unwrap()).trim().to_owned()
+    };
+    let alice = key("alice", &["safety-officer", "reviewer"]);
+    let bob = key("bob", &["reviewer"]);
+    let mut serve = home.command();
+    serve.args(["serve", "--addr", "127.0.0.1:0"]);
+    let server = crate::support::ServerProcess::start(serve);
+    let client = reqwest::Client::new();
+    let sign = |secret: &str, role: &str| {
+        client
+            .post(format!("{}/v1/gate/proposals/{id}/signoffs", server.base))
+            .bearer_auth(secret)
+            .json(&serde_json::json!({"role": role}))
+            .send()
+    };
+    let allowed = || async {
+        client
+            .get(format!("{}/v1/gate/m/internal-use", server.base))
+            .bearer_auth(&bob)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["allowed"]
+            .clone()
+    };
+    let wrong_role = sign(&bob, "safety-officer").await.unwrap();
+    assert_eq!(wrong_role.status(), 409);
+    assert!(
+        wrong_role
+            .text()
+            .await
+            .unwrap()
+            .contains("does not hold the role")
+    );
+    let first = sign(&alice, "safety-officer").await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: serde_json::Value = first.json().await.unwrap();
+    assert_eq!(first["remaining_roles"], serde_json::json!(["reviewer"]));
+    // Alice holds the reviewer role too, but one person cannot fill both.
+    let twice = sign(&alice, "reviewer").await.unwrap();
+    assert_eq!(twice.status(), 409);
+    assert_eq!(allowed().await, false);
+    let last: serde_json::Value = sign(&bob, "reviewer").await.unwrap().json().await.unwrap();
+    assert!(last["decision_index"].is_u64(), "{last}");
+    assert_eq!(allowed().await, true);
+    server.terminate();
+    assert!(home.run(&["ledger", "verify"]).status.success());
+}

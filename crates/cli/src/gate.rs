@@ -457,63 +457,27 @@ async fn propose(
 }
 
 async fn sign(global: &Global, id: &str, role: &str, actor: Option<String>) -> Result<u8, Failure> {
+    use warden_server::api::gate::SignError;
     let (_home, ledger) = crate::commands::open(global).await?;
-    let state = gate_state(&ledger).await?;
-    let by = actor_name(actor);
-    let pending = state.pending.get(id).ok_or_else(|| {
-        let why = if state.decisions.contains_key(id) {
-            "has already been decided"
-        } else {
-            "does not exist"
-        };
-        Failure::usage(anyhow::anyhow!(
-            "proposal `{id}` {why}; `warden gate status --model M` lists pending proposals"
-        ))
-    })?;
-    pending
-        .check_signoff(role, &by)
-        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    let entry = append(
-        &ledger,
-        "gate.signoff",
-        Some(by.clone()),
-        &format!("gate-proposal:{id}"),
-        json!({"proposal": id, "role": role, "by": by}),
-    )
-    .await?;
-    let remaining: Vec<String> = pending
-        .missing_roles()
-        .into_iter()
-        .filter(|r| r != role)
-        .collect();
-    let mut decision_index = None;
-    if remaining.is_empty() {
-        let decision = append(
-            &ledger,
-            "gate.decision",
-            Some(by),
-            &format!("gate-proposal:{id}"),
-            json!({"proposal": id, "model": pending.proposal.model, "stage": pending.proposal.stage,
-                   "action": pending.proposal.action}),
-        )
-        .await?;
-        decision_index = Some(decision.index);
-    }
+    let mut state = GateState::default();
+    let signed = warden_server::api::gate::sign(&ledger, &mut state, id, role, &actor_name(actor))
+        .await
+        .map_err(|error| match error {
+            SignError::Refused(message) => Failure::usage(anyhow::anyhow!(message)),
+            SignError::Ledger(error) => Failure::environment(error),
+        })?;
     if global.json {
-        print_json(
-            &json!({"ledger_index": entry.index, "remaining_roles": remaining,
-                           "decision_index": decision_index}),
-        );
-    } else if let Some(index) = decision_index {
+        print_json(&serde_json::to_value(&signed).map_err(Failure::environment)?);
+    } else if let Some(index) = signed.decision_index {
         println!(
             "signed (ledger entry {}); every role has signed: decision {id} is in force (ledger entry {index})",
-            entry.index
+            signed.ledger_index
         );
     } else {
         println!(
             "signed (ledger entry {}); still to sign: {}",
-            entry.index,
-            remaining.join(", ")
+            signed.ledger_index,
+            signed.remaining_roles.join(", ")
         );
     }
     Ok(exit::OK)

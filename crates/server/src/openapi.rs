@@ -87,6 +87,9 @@ pub fn document(routes: &[Route]) -> Value {
                     "subject": {"type": "string", "minLength": 1, "maxLength": 512},
                     "payload": {"description": "any JSON value; integers beyond ±2^53 must be strings"},
                 }},
+                "SignRequest": {"type": "object", "additionalProperties": false, "required": ["role"], "properties": {
+                    "role": {"type": "string", "description": "a role the proposal needs and the calling key holds", "examples": ["safety-officer"]},
+                }},
                 "BatchRequest": {"type": "object", "additionalProperties": false, "required": ["entries"], "properties": {
                     "entries": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"$ref": "#/components/schemas/AppendRequest"}},
                 }},

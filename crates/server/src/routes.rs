@@ -87,6 +87,20 @@ pub fn table() -> Vec<Route> {
         },
         Route {
             method: Method::POST,
+            path: "/v1/gate/proposals/{id}/signoffs",
+            access: Access::Roles(ANY_ROLE),
+            summary: "Sign a gate proposal for a role the calling key holds; the last sign-off makes the decision",
+            query: &[],
+            request: Some("SignRequest"),
+            upload: false,
+            success: (
+                200,
+                "the sign-off's ledger index, the roles still to sign, and the decision's index when complete",
+            ),
+            handler: || post(gate::sign_proposal),
+        },
+        Route {
+            method: Method::POST,
             path: "/v1/ledger/entries",
             access: Access::Roles(RECORDERS),
             summary: "Append one governance event; the actor is the calling key",

@@ -136,6 +136,8 @@ fn concrete(route: &routes::Route) -> String {
     let path = route
         .path
         .replace("{index}", "0")
+        .replace("{model}", "m")
+        .replace("{stage}", "api-deployment")
         .replace("{id}", "00000000-0000-0000-0000-000000000000");
     let query: Vec<String> = route
         .query
@@ -155,6 +157,7 @@ fn body_for(route: &routes::Route) -> Option<Value> {
         "AppendRequest" => json!({"kind": "test.event", "subject": "s"}),
         "BatchRequest" => json!({"entries": [{"kind": "test.event", "subject": "s"}]}),
         "CreateKeyRequest" => json!({"name": "n", "roles": ["user"]}),
+        "SignRequest" => json!({"role": "user"}),
         "Upload" => json!({"not": "a labelled file"}),
         "ChatCompletionRequest" => {
             json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1})
