@@ -76,40 +76,20 @@ fn no_evidence_is_never_below_and_proceed_needs_a_permitting_assessment() {
             .all(|t| t["determination"] == "cannot_rule_out"),
         "{report}"
     );
-    let out = home.run(&[
-        "gate",
-        "propose",
-        "--model",
-        "m",
-        "--stage",
-        "api-deployment",
-        "--action",
-        "proceed",
-        "--policy",
-        policy,
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("does not permit"), "{}", stderr(&out));
-    let out = home.run(&[
-        "gate",
-        "propose",
-        "--model",
-        "m",
-        "--stage",
-        "api-deployment",
-        "--action",
-        "proceed-with-conditions",
-        "--policy",
-        policy,
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--reason"), "{}", stderr(&out));
-    let out = home.run(&[
-        "gate", "propose", "--model", "m", "--stage", "launch", "--action", "proceed", "--policy",
-        policy,
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("api-deployment"), "lists the stages");
+    // (stage, action, what the refusal says): no permitting assessment; conditions without a
+    // reason; an unknown stage (the message lists the real ones).
+    for (stage, action, says) in [
+        ("api-deployment", "proceed", "does not permit"),
+        ("api-deployment", "proceed-with-conditions", "--reason"),
+        ("launch", "proceed", "api-deployment"),
+    ] {
+        let out = home.run(&[
+            "gate", "propose", "--model", "m", "--stage", stage, "--action", action, "--policy",
+            policy,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{stage} {action}");
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
 }
 
 #[test]

@@ -266,12 +266,10 @@ async fn warden_serve_offers_the_configured_model_to_key_holders() {
     assert_eq!(reply["object"], "chat.completion", "{reply}");
 }
 
-/// Issue 3: `--target local` evaluates the runtime through its own OpenAI-compatible API, and
-/// the run is stored, reported and entered in the ledger like any other.
-#[test]
-fn eval_runs_against_the_local_runtime() {
-    let home = TestHome::init();
-    let out = home.run(&[
+/// `warden eval run` of `limit` XSTest items on the local model (greedy, 96 tokens), plus `extra`.
+fn xstest_on_local(home: &TestHome, limit: &str, extra: &[&str]) -> std::process::Output {
+    let gguf = gguf();
+    let mut args = vec![
         "eval",
         "run",
         "--suite",
@@ -279,17 +277,24 @@ fn eval_runs_against_the_local_runtime() {
         "--target",
         "local",
         "--gguf",
-        gguf().to_str().unwrap(),
+        gguf.to_str().unwrap(),
         "--threads",
         "2",
         "--limit",
-        "4",
+        limit,
         "--max-tokens",
         "96",
-        "--run-id",
-        "local",
-        "--json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    home.run(&args)
+}
+
+/// Issue 3: `--target local` evaluates the runtime through its own OpenAI-compatible API, and
+/// the run is stored, reported and entered in the ledger like any other.
+#[test]
+fn eval_runs_against_the_local_runtime() {
+    let home = TestHome::init();
+    let out = xstest_on_local(&home, "4", &["--run-id", "local", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report = json(&out);
     assert_eq!(
@@ -314,22 +319,7 @@ fn eval_runs_against_the_local_runtime() {
     assert_eq!(stored, report);
     // The local runtime gets a fresh port in every process, but its journal identity is the
     // model file: the same requests in a second process come from the journal.
-    let again = home.run(&[
-        "eval",
-        "run",
-        "--suite",
-        "xstest",
-        "--target",
-        "local",
-        "--gguf",
-        gguf().to_str().unwrap(),
-        "--threads",
-        "2",
-        "--limit",
-        "4",
-        "--max-tokens",
-        "96",
-    ]);
+    let again = xstest_on_local(&home, "4", &[]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(
         stderr(&again).contains("0 calls sent, 4 from the journal"),
@@ -417,28 +407,12 @@ async fn issue_4_gate_scenario_from_evaluation_to_enforcement() {
     let none = assess("ckpt-1");
     assert_eq!(none["thresholds"][0]["determination"], "cannot_rule_out");
 
-    let gguf = gguf();
     for checkpoint in ["ckpt-1", "ckpt-2"] {
-        let out = home.run(&[
-            "eval",
-            "run",
-            "--suite",
-            "xstest",
-            "--target",
-            "local",
-            "--gguf",
-            gguf.to_str().unwrap(),
-            "--threads",
-            "2",
-            "--limit",
+        let out = xstest_on_local(
+            &home,
             "14",
-            "--max-tokens",
-            "96",
-            "--series",
-            "smol",
-            "--checkpoint",
-            checkpoint,
-        ]);
+            &["--series", "smol", "--checkpoint", checkpoint],
+        );
         assert!(out.status.success(), "{}", stderr(&out));
     }
     let second = assess("ckpt-2");

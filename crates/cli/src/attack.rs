@@ -20,7 +20,7 @@ use warden_eval::{Expected, Item};
 
 use crate::args::{AttackMethod, Global, ModelArgs, TargetArgs};
 use crate::commands::{local_actor, print_json};
-use crate::eval::{Connected, connect, load_suite};
+use crate::eval::{connect, load_suite};
 use crate::exit::{self, Failure};
 
 /// What to attack, with what, under which budget.
@@ -34,28 +34,6 @@ pub struct Plan {
     pub budget: Budget,
     pub max_turns: u32,
     pub concurrency: usize,
-}
-
-/// Connect `args`, reusing `already` when it names the same endpoint and model (so `local` is
-/// loaded once).
-async fn connect_or_reuse(
-    args: &TargetArgs,
-    already: &Connected,
-    model: &ModelArgs,
-) -> Result<Arc<dyn Target>, Failure> {
-    let same_model = args.model.as_ref().is_none_or(|m| *m == already.spec.model);
-    if args.target == already_url(already, args) && same_model {
-        return Ok(Arc::clone(&already.target));
-    }
-    Ok(connect(args, model).await?.target)
-}
-
-fn already_url(already: &Connected, args: &TargetArgs) -> String {
-    if args.target == "local" && already.spec.url.starts_with("http://127.0.0.1:") {
-        "local".into()
-    } else {
-        already.spec.url.clone()
-    }
 }
 
 /// Run the attack and print the result.
@@ -81,9 +59,9 @@ pub async fn run(global: &Global, plan: Plan, model: &ModelArgs) -> Result<u8, F
         )));
     }
     let target = connect(&plan.target, model).await?;
-    let attacker = connect_or_reuse(&plan.attacker, &target, model).await?;
+    let attacker = target.reuse_or_connect(&plan.attacker, model).await?;
     let judge_target = match &plan.judge {
-        Some(args) => Some(connect_or_reuse(args, &target, model).await?),
+        Some(args) => Some(target.reuse_or_connect(args, model).await?),
         None => None,
     };
     let journal = Journal::new(

@@ -133,7 +133,25 @@ pub async fn run(global: &Global, command: EvalCommand) -> Outcome {
 pub(crate) struct Connected {
     pub target: Arc<dyn Target>,
     pub spec: TargetSpec,
+    /// The `--target` value it was made from (`local` or a URL).
+    requested: String,
     _server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Connected {
+    /// This target again when `args` names the same endpoint and model (so `local` is loaded
+    /// once), else a new connection.
+    pub(crate) async fn reuse_or_connect(
+        &self,
+        args: &TargetArgs,
+        model: &ModelArgs,
+    ) -> Result<Arc<dyn Target>, Failure> {
+        let same_model = args.model.as_ref().is_none_or(|m| *m == self.spec.model);
+        if args.target == self.requested && same_model {
+            return Ok(Arc::clone(&self.target));
+        }
+        Ok(connect(args, model).await?.target)
+    }
 }
 
 /// Build the target `args` name; `local` loads the GGUF model and serves it on 127.0.0.1.
@@ -193,6 +211,7 @@ pub(crate) async fn connect(args: &TargetArgs, model: &ModelArgs) -> Result<Conn
     Ok(Connected {
         target: Arc::new(target),
         spec,
+        requested: args.target.clone(),
         _server: server,
     })
 }
@@ -365,12 +384,8 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
                 .kind
                 .parse()
                 .map_err(|e: String| Failure::usage(anyhow::anyhow!(e)))?;
-            let same_as_target = spec.target.url == config.target.url
-                && (spec.target.model.is_empty() || spec.target.model == config.target.model);
-            let judge_target = if same_as_target {
-                Arc::clone(&connected.target)
-            } else {
-                connect(
+            let judge_target = connected
+                .reuse_or_connect(
                     &TargetArgs {
                         target: spec.target.url.clone(),
                         model: (!spec.target.model.is_empty()).then(|| spec.target.model.clone()),
@@ -379,9 +394,7 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
                     },
                     &args.model,
                 )
-                .await?
-                .target
-            };
+                .await?;
             Some((kind, judge_target))
         }
     };

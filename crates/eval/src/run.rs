@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::journal::{JournaledTarget, Limits};
 use crate::score::{DebiasedChoice, REFUSAL_WINDOW, debias, is_refusal, parse_choice};
-use crate::suite::{Expected, Item, Message, Role, Suite};
+use crate::suite::{Expected, Item, Role, Suite};
 use crate::target::{ChatRequest, Completion, Sampling, Target, TargetSpec};
 
 /// Everything that determines a run; stored with it and digested into its ledger entry.
@@ -310,7 +310,7 @@ pub async fn execute(
         .iter()
         .map(|p| target.with_epoch(p.epoch).key(&p.request))
         .collect();
-    if let Err(error) = target_journal_preload(target, &keys).await {
+    if let Err(error) = target.preload(&keys).await {
         tracing::warn!(%error, "could not preload the journal; answers will be looked up one by one");
     }
     let total = probes.len() as u64;
@@ -348,13 +348,6 @@ pub async fn execute(
         }
     }
     samples
-}
-
-async fn target_journal_preload(
-    target: &JournaledTarget,
-    keys: &[String],
-) -> Result<usize, String> {
-    target.preload(keys).await.map_err(|e| e.to_string())
 }
 
 impl Sample {
@@ -566,17 +559,6 @@ pub fn count_by<'a, K: Ord>(
     }
     groups
 }
-
-/// Messages to send for a prompt: used by callers that build ad-hoc requests.
-pub fn user_request(text: &str, sampling: &Sampling) -> ChatRequest {
-    ChatRequest {
-        messages: vec![Message::user(text)],
-        sampling: sampling.clone(),
-    }
-}
-
-/// A shared handle to any target.
-pub type SharedTarget = Arc<dyn Target>;
 
 /// What a finished run hands back.
 #[derive(Debug)]

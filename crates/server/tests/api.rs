@@ -421,37 +421,21 @@ on_both!(
             )
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-        let (status, _) = server
-            .send(Method::GET, "/v1/ledger/entries/99", Some(&key), None)
-            .await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, body) = server
-            .send(
-                Method::GET,
-                "/v1/ledger/entries/minus-one",
-                Some(&key),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-        let (status, body) = server
-            .send(
-                Method::GET,
+        for (path, expected) in [
+            ("/v1/ledger/entries/99", StatusCode::NOT_FOUND),
+            ("/v1/ledger/entries/minus-one", StatusCode::BAD_REQUEST),
+            (
                 "/v1/ledger/proofs/inclusion?index=x",
-                Some(&key),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-        let (status, body) = server
-            .send(
-                Method::GET,
+                StatusCode::BAD_REQUEST,
+            ),
+            (
                 "/v1/ledger/proofs/inclusion?index=50",
-                Some(&key),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+                StatusCode::NOT_FOUND,
+            ),
+        ] {
+            let (status, body) = server.send(Method::GET, path, Some(&key), None).await;
+            assert_eq!(status, expected, "{path}: {body}");
+        }
         let (status, body) = server.send(Method::GET, "/nowhere", None, None).await;
         assert_eq!(
             (status, body["error"]["code"].clone()),

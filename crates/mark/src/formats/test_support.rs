@@ -1,5 +1,6 @@
 //! Test helpers shared by the format modules: run a module's `read` / `write` on byte slices, and
-//! check the contract every module keeps on bad input (truncation is an error, damage never panics).
+//! check the contract every module keeps on bad input (truncation is an error, damage never panics),
+//! and the label value the image formats embed.
 
 use std::io::Cursor;
 
@@ -7,6 +8,9 @@ use crate::error::MarkError;
 
 type Input = Cursor<Vec<u8>>;
 type Output = Cursor<Vec<u8>>;
+
+/// A complete Annex E label value, as the image format tests embed it.
+pub(crate) const IMAGE_LABEL: &str = r#"{"Label":"1","ContentProducer":"001191110108MA01KP2T5U00000","ProduceID":"img-1","ReservedCode1":"","ContentPropagator":"","PropagateID":"","ReservedCode2":""}"#;
 
 /// `write` on `input`, returning the output bytes.
 pub(crate) fn write_vec(

@@ -459,9 +459,9 @@ mod tests {
     use std::io::Cursor;
 
     use super::*;
-    use crate::formats::test_support::{assert_cuts_fail, assert_damage_never_panics};
+    use crate::formats::test_support::{IMAGE_LABEL, assert_cuts_fail, assert_damage_never_panics};
 
-    const VALUE: &str = r#"{"Label":"1","ContentProducer":"001191110108MA01KP2T5U00000","ProduceID":"img-1","ReservedCode1":"","ContentPropagator":"","PropagateID":"","ReservedCode2":""}"#;
+    const VALUE: &str = IMAGE_LABEL;
 
     fn chunk(fourcc: &[u8; 4], payload: &[u8]) -> Vec<u8> {
         let mut out = fourcc.to_vec();
