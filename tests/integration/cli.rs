@@ -42,7 +42,7 @@ fn append_prints_the_index_and_verify_follows_the_contract() {
             "ledger",
             "append",
             "--kind",
-            "gate.decision",
+            "note.decision",
             "--subject",
             "model/a",
             "--payload",
@@ -72,7 +72,7 @@ fn append_prints_the_index_and_verify_follows_the_contract() {
 #[tokio::test]
 async fn issue_2_tampered_row_fails_verify_with_its_index() {
     let home = TestHome::init();
-    let lines: String = (0..10).map(|n| format!("{{\"kind\":\"eval.run_finished\",\"subject\":\"run-{n}\",\"payload\":{{\"n\":{n}}}}}\n")).collect();
+    let lines: String = (0..10).map(|n| format!("{{\"kind\":\"note.run_finished\",\"subject\":\"run-{n}\",\"payload\":{{\"n\":{n}}}}}\n")).collect();
     let file = home.dir.path().join("events.jsonl");
     std::fs::write(&file, lines).unwrap();
     let out = home.run(&["ledger", "append", "--jsonl", file.to_str().unwrap()]);

@@ -79,7 +79,7 @@ fn no_evidence_is_never_below_and_proceed_needs_a_permitting_assessment() {
     // (stage, action, what the refusal says): no permitting assessment; conditions without a
     // reason; an unknown stage (the message lists the real ones).
     for (stage, action, says) in [
-        ("api-deployment", "proceed", "does not permit"),
+        ("api-deployment", "proceed", "halts api-deployment"),
         ("api-deployment", "proceed-with-conditions", "--reason"),
         ("launch", "proceed", "api-deployment"),
     ] {
@@ -169,8 +169,9 @@ async fn pauses_are_posted_to_configured_webhooks() {
     assert!(request.contains("incident 7"), "{request}");
 }
 
-/// Over the API a sign-off is made by the calling key, for a role that key holds; distinct
-/// people are distinct keys, and the last sign-off flips the gate's answer.
+/// Over the API a sign-off is made by the calling key, for a role that key holds, with the
+/// statement signed by the key's person's own signing key; distinct people are distinct persons
+/// (not keys), and the last sign-off flips the gate's answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_signoffs_are_bound_to_the_calling_key_and_its_roles() {
     let home = TestHome::init();
@@ -191,25 +192,44 @@ async fn api_signoffs_are_bound_to_the_calling_key_and_its_roles() {
         "--json",
     ]));
     let id = proposal["id"].as_str().unwrap().to_owned();
-    let key = |name: &str, roles: &[&str]| {
-        let mut command = home.command();
-        command.args(["keys", "create", "--name", name]);
-        for role in roles {
-            command.args(["--role", role]);
-        }
-        stdout(&command.output().unwrap()).trim().to_owned()
+    let (alice, alice_key) = home.person("alice", &["safety-officer", "reviewer"]);
+    let (bob, bob_key) = home.person("bob", &["reviewer"]);
+    // A second key of Alice's, under another spelling of her name: still one person.
+    let mut command = home.command();
+    command.args([
+        "keys",
+        "create",
+        "--name",
+        "alice-laptop",
+        "--person",
+        "ALICE",
+        "--role",
+        "reviewer",
+    ]);
+    let alice_laptop = stdout(&command.output().unwrap()).trim().to_owned();
+    let note = |key: &std::path::Path, role: &str| {
+        let out = home.run(&[
+            "gate",
+            "sign",
+            &id,
+            "--role",
+            role,
+            "--signing-key",
+            key.to_str().unwrap(),
+            "--print-note",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
     };
-    let alice = key("alice", &["safety-officer", "reviewer"]);
-    let bob = key("bob", &["reviewer"]);
     let mut serve = home.command();
     serve.args(["serve", "--addr", "127.0.0.1:0"]);
     let server = crate::support::ServerProcess::start(serve);
     let client = reqwest::Client::new();
-    let sign = |secret: &str, role: &str| {
+    let sign = |secret: &str, role: &str, note: String| {
         client
             .post(format!("{}/v1/gate/proposals/{id}/signoffs", server.base))
             .bearer_auth(secret)
-            .json(&serde_json::json!({"role": role}))
+            .json(&serde_json::json!({"role": role, "note": note}))
             .send()
     };
     let allowed = || async {
@@ -224,7 +244,28 @@ async fn api_signoffs_are_bound_to_the_calling_key_and_its_roles() {
             .unwrap()["allowed"]
             .clone()
     };
-    let wrong_role = sign(&bob, "safety-officer").await.unwrap();
+    // The statement route gives exactly what the CLI signs.
+    let statement: serde_json::Value = client
+        .get(format!(
+            "{}/v1/gate/proposals/{id}/statement?role=safety-officer",
+            server.base
+        ))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let alice_note = note(&alice_key, "safety-officer");
+    assert!(
+        alice_note.starts_with(statement["statement"].as_str().unwrap()),
+        "{statement}"
+    );
+
+    let wrong_role = sign(&bob, "safety-officer", note(&bob_key, "reviewer"))
+        .await
+        .unwrap();
     assert_eq!(wrong_role.status(), 409);
     assert!(
         wrong_role
@@ -233,15 +274,28 @@ async fn api_signoffs_are_bound_to_the_calling_key_and_its_roles() {
             .unwrap()
             .contains("does not hold the role")
     );
-    let first = sign(&alice, "safety-officer").await.unwrap();
+    // Bob's key with Alice's signed note: the server writes Bob as the signer, so it fails.
+    let borrowed = sign(&bob, "reviewer", note(&alice_key, "reviewer"))
+        .await
+        .unwrap();
+    assert_eq!(borrowed.status(), 409);
+    let first = sign(&alice, "safety-officer", alice_note).await.unwrap();
     assert_eq!(first.status(), 200);
     let first: serde_json::Value = first.json().await.unwrap();
     assert_eq!(first["remaining_roles"], serde_json::json!(["reviewer"]));
-    // Alice holds the reviewer role too, but one person cannot fill both.
-    let twice = sign(&alice, "reviewer").await.unwrap();
+    // Alice holds the reviewer role too (on both keys), but one person cannot fill both.
+    let twice = sign(&alice_laptop, "reviewer", String::new())
+        .await
+        .unwrap();
     assert_eq!(twice.status(), 409);
+    assert!(twice.text().await.unwrap().contains("different person"));
     assert_eq!(allowed().await, false);
-    let last: serde_json::Value = sign(&bob, "reviewer").await.unwrap().json().await.unwrap();
+    let last: serde_json::Value = sign(&bob, "reviewer", note(&bob_key, "reviewer"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(last["decision_index"].is_u64(), "{last}");
     assert_eq!(allowed().await, true);
     server.terminate();

@@ -17,3 +17,4 @@ mod model;
 mod serve;
 mod support;
 mod tidy;
+mod trust;

@@ -439,8 +439,21 @@ async fn issue_4_gate_scenario_from_evaluation_to_enforcement() {
         "--json",
     ]));
     let id = proposal["id"].as_str().unwrap().to_owned();
-    let sign =
-        |role: &str, person: &str| home.run(&["gate", "sign", &id, "--role", role, "--as", person]);
+    home.person("alice", &["safety-officer", "reviewer"]);
+    home.person("bob", &["reviewer"]);
+    home.person("carol", &["safety-officer"]);
+    let sign = |role: &str, person: &str| {
+        let key = home.dir.path().join(format!("{person}.signing-key"));
+        home.run(&[
+            "gate",
+            "sign",
+            &id,
+            "--role",
+            role,
+            "--signing-key",
+            key.to_str().unwrap(),
+        ])
+    };
     assert_eq!(sign("safety-officer", "carol").status.code(), Some(2));
     assert!(sign("safety-officer", "alice").status.success());
     assert_eq!(sign("reviewer", "alice").status.code(), Some(2));

@@ -52,6 +52,31 @@ impl TestHome {
         self.command().args(args).output().unwrap()
     }
 
+    /// A person with a key holding `roles` and a registered signing key; returns the key's
+    /// secret and the path of the private signing key.
+    pub fn person(&self, name: &str, roles: &[&str]) -> (String, PathBuf) {
+        let mut command = self.command();
+        command.args(["keys", "create", "--name", name, "--person", name]);
+        for role in roles {
+            command.args(["--role", role]);
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let secret = stdout(&out).trim().to_owned();
+        let key = self.dir.path().join(format!("{name}.signing-key"));
+        let out = self.run(&[
+            "keys",
+            "signer",
+            "new",
+            "--person",
+            name,
+            "--out",
+            key.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        (secret, key)
+    }
+
     pub fn database(&self) -> String {
         format!("sqlite://{}", self.path().join("warden.db").display())
     }

@@ -104,8 +104,10 @@ pub enum GateCommand {
         format: ReportFormat,
     },
     /// Propose an action for a model at a stage; it becomes a decision when every role the
-    /// policy names has signed.
+    /// policy names has signed. A stage the model's latest assessment halts opens for no action
+    /// or reason; `--override` asks for the policy's override roles as well, where it has any.
     Propose {
+        /// The model (the eval series name its checkpoints were assessed under).
         #[arg(long)]
         model: String,
         /// continued-training, internal-use, api-deployment, tool-access or open-weights.
@@ -118,21 +120,32 @@ pub enum GateCommand {
         /// The policy whose `[signoff]` roles must sign.
         #[arg(long)]
         policy: PathBuf,
+        /// Why, and for proceed-with-conditions the conditions; recorded in the ledger.
         #[arg(long, default_value = "")]
         reason: String,
-        /// Who proposes (default: local:$USER).
+        /// Override a halt: the policy's `[signoff] override_roles` must sign too; recorded as
+        /// an override.
+        #[arg(long = "override")]
+        is_override: bool,
+        /// Who proposes (default: local:$USER); the proposer cannot sign their own proposal.
         #[arg(long = "as")]
         actor: Option<String>,
     },
-    /// Sign a pending proposal for one role.
+    /// Sign a pending proposal for one role with your own signing key (made by
+    /// `warden keys signer new`). You must hold the role through a live key.
     Sign {
         /// The proposal id.
         id: String,
+        /// The role to sign for.
         #[arg(long)]
         role: String,
-        /// Who signs (default: local:$USER).
-        #[arg(long = "as")]
-        actor: Option<String>,
+        /// Your private signing key file.
+        #[arg(long)]
+        signing_key: PathBuf,
+        /// Print the signed note for `POST /v1/gate/proposals/{id}/signoffs` instead of
+        /// recording the sign-off here.
+        #[arg(long)]
+        print_note: bool,
     },
     /// Record that a safeguard is in place (a document, an eval run, an attestation).
     Attest {
@@ -151,17 +164,23 @@ pub enum GateCommand {
     },
     /// Pause a model at once, at one stage or every stage; notifies the configured recipients.
     Pause {
+        /// The model to pause.
         #[arg(long)]
         model: String,
+        /// The stage to pause (default: every stage).
         #[arg(long)]
         stage: Option<String>,
+        /// Why, for the record (required).
         #[arg(long)]
         reason: String,
+        /// Who pauses (default: local:$USER).
         #[arg(long = "as")]
         actor: Option<String>,
     },
-    /// What a model may do at each stage, and the pending proposals.
+    /// What a model may do at each stage, the pending proposals, and every gate entry the
+    /// replay rejected (forged or out-of-order sign-offs, proposals on halted stages).
     Status {
+        /// The model.
         #[arg(long)]
         model: String,
     },
@@ -613,18 +632,70 @@ pub enum KeysCommand {
         /// security, auditor, researcher, external-evaluator, user).
         #[arg(long = "role", required = true)]
         roles: Vec<Role>,
+        /// The person the key is issued to (default: the key's name). Compared case-folded: one
+        /// person's keys count once in sign-offs, however many they hold.
+        #[arg(long)]
+        person: Option<String>,
         /// Who is granting it, for the ledger (default: local:$USER).
         #[arg(long)]
         actor: Option<String>,
     },
     /// List keys (never secrets).
     List,
+    /// People's signing keys: a gate sign-off must be signed by the signer's own key, registered
+    /// here, so nobody with database access can sign in someone else's name.
+    #[command(subcommand)]
+    Signer(SignerCommand),
     /// Revoke a key by id.
     Revoke {
         id: String,
         #[arg(long)]
         actor: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SignerCommand {
+    /// Make a signing key for a person: writes the private key to --out (mode 0600; give it to
+    /// that person only) and registers the public key in the ledger.
+    New {
+        /// The person the key belongs to.
+        #[arg(long)]
+        person: String,
+        /// Where to write the private key; it must not exist yet.
+        #[arg(long)]
+        out: PathBuf,
+        /// Who is registering it, for the ledger (default: local:$USER).
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Register a public key the person made themselves (a C2SP note verifier key,
+    /// `name+hexid+base64`, or @FILE holding one).
+    Add {
+        /// The person the key belongs to.
+        #[arg(long)]
+        person: String,
+        /// The verifier key text, or @FILE.
+        #[arg(long)]
+        verifier: String,
+        /// Who is registering it, for the ledger (default: local:$USER).
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Withdraw a signing key (lost or leaked); its later signatures do not count.
+    Revoke {
+        /// The person the key belongs to.
+        #[arg(long)]
+        person: String,
+        /// The verifier key text, or @FILE.
+        #[arg(long)]
+        verifier: String,
+        /// Who is revoking it, for the ledger (default: local:$USER).
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// List registered signing keys and whether each is live.
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -682,7 +753,22 @@ pub enum LedgerCommand {
         /// Also require this origin.
         #[arg(long)]
         origin: Option<String>,
+        /// A signed checkpoint you kept from earlier (a file): the bundle must prove from it
+        /// (`warden ledger proof --since SIZE`), so a log shown to you in two versions is caught.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
     },
     /// Print the verifier key to give auditors.
     Key,
+    /// Accept that the database is older than the latest checkpoint this home's key signed (a
+    /// backup was restored on purpose). Recorded in the ledger with the abandoned checkpoint;
+    /// without it Warden refuses to open such a database.
+    AcceptRollback {
+        /// Why the older state is accepted, for the record.
+        #[arg(long)]
+        reason: String,
+        /// Who accepts it (default: local:$USER).
+        #[arg(long = "as")]
+        actor: Option<String>,
+    },
 }

@@ -24,8 +24,33 @@ pub async fn run(cli: Cli) -> Outcome {
         Command::Init { origin } => init(&global, origin).await,
         Command::Serve { addr } => serve(&global, addr).await,
         Command::Keys(command) => keys(&global, command).await,
-        Command::Ledger(LedgerCommand::VerifyProof { key, proof, origin }) => {
-            verify_proof(&global, &key, &proof, origin.as_deref())
+        Command::Ledger(LedgerCommand::VerifyProof {
+            key,
+            proof,
+            origin,
+            checkpoint,
+        }) => verify_proof(
+            &global,
+            &key,
+            &proof,
+            origin.as_deref(),
+            checkpoint.as_deref(),
+        ),
+        Command::Ledger(LedgerCommand::AcceptRollback { reason, actor }) => {
+            let home = Home::open(&global.home)?;
+            let ledger = home
+                .open_ledger_unchecked(global.database_url.as_deref())
+                .await?;
+            let entry = ledger.accept_rollback(&reason, &local_actor(actor)).await?;
+            if global.json {
+                print_json(&json!({"ledger_index": entry.index}));
+            } else {
+                println!(
+                    "rollback accepted and recorded (ledger entry {}); the abandoned checkpoint is in its payload",
+                    entry.index
+                );
+            }
+            Ok(exit::OK)
         }
         Command::Ledger(command) => ledger(&global, command).await,
         Command::Label(command) => crate::label::run(command, global.json),
@@ -53,8 +78,19 @@ pub(crate) fn local_actor(actor: Option<String>) -> String {
 
 pub(crate) async fn open(global: &Global) -> Result<(Home, Ledger), Failure> {
     let home = Home::open(&global.home)?;
+    if let Some(ca) = &home.config().tls.ca_file {
+        warden_net::set_extra_ca_file(&home.root().join(ca));
+    }
     let ledger = home.open_ledger(global.database_url.as_deref()).await?;
     Ok((home, ledger))
+}
+
+/// An HTTP client with Warden's trust (system roots, `SSL_CERT_FILE`, `[tls] ca_file`).
+pub(crate) fn http_client(home: &Home) -> Result<reqwest::Client, Failure> {
+    if let Some(ca) = &home.config().tls.ca_file {
+        warden_net::set_extra_ca_file(&home.root().join(ca));
+    }
+    warden_net::client().map_err(Failure::usage)
 }
 
 async fn init(global: &Global, origin: Option<String>) -> Outcome {
@@ -144,9 +180,20 @@ async fn keys(global: &Global, command: KeysCommand) -> Outcome {
     let (_, ledger) = open(global).await?;
     let store = ledger.store().as_ref();
     match command {
-        KeysCommand::Create { name, roles, actor } => {
-            let (minted, entry) =
-                access::create_key(store, &name, &roles, &local_actor(actor)).await?;
+        KeysCommand::Create {
+            name,
+            roles,
+            person,
+            actor,
+        } => {
+            let (minted, entry) = access::create_key(
+                &ledger,
+                &name,
+                person.as_deref(),
+                &roles,
+                &local_actor(actor),
+            )
+            .await?;
             if global.json {
                 let mut described = warden_server::api::keys::describe(&minted.record);
                 described["secret"] = json!(minted.secret);
@@ -155,9 +202,10 @@ async fn keys(global: &Global, command: KeysCommand) -> Outcome {
             } else {
                 println!("{}", minted.secret);
                 eprintln!(
-                    "Created key {} ({}) with roles [{}]. The secret above is shown once; store it now.",
+                    "Created key {} ({}, person `{}`) with roles [{}]. The secret above is shown once; store it now.",
                     minted.record.id,
                     minted.record.name,
+                    minted.record.person,
                     minted
                         .record
                         .roles
@@ -168,6 +216,7 @@ async fn keys(global: &Global, command: KeysCommand) -> Outcome {
                 );
             }
         }
+        KeysCommand::Signer(command) => return crate::signer::run(global, &ledger, command).await,
         KeysCommand::List => {
             let keys = store.list_keys().await?;
             if global.json {
@@ -249,7 +298,7 @@ fn read_jsonl(path: &std::path::Path, actor: &str) -> Result<Vec<EntryDraft>, Fa
             ))
         })?;
         let draft = EntryDraft::now(entry.kind, actor, entry.subject, entry.payload);
-        draft.validate().map_err(|e: EntryError| {
+        draft.validate_generic().map_err(|e: EntryError| {
             Failure::usage(anyhow!("{} line {}: {e}", path.display(), number + 1))
         })?;
         drafts.push(draft);
@@ -283,7 +332,7 @@ async fn ledger(global: &Global, command: LedgerCommand) -> Outcome {
                     parse_payload(payload.as_deref())?,
                 )],
             };
-            let sealed = ledger.append_batch(&drafts).await?;
+            let sealed = ledger.append_batch_generic(&drafts).await?;
             if global.json {
                 let entries: Vec<Value> = sealed
                     .iter()
@@ -367,8 +416,10 @@ async fn ledger(global: &Global, command: LedgerCommand) -> Outcome {
             }
         }
         LedgerCommand::Key => println!("{}", ledger.verifier()),
-        LedgerCommand::VerifyProof { .. } => {
-            return Err(Failure::usage(anyhow!("verify-proof needs no home")));
+        LedgerCommand::VerifyProof { .. } | LedgerCommand::AcceptRollback { .. } => {
+            return Err(Failure::usage(anyhow!(
+                "this command is dispatched elsewhere"
+            )));
         }
     }
     Ok(exit::OK)
@@ -379,6 +430,7 @@ fn verify_proof(
     key: &str,
     proof: &std::path::Path,
     origin: Option<&str>,
+    kept: Option<&std::path::Path>,
 ) -> Outcome {
     let key_text = match key.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path)
@@ -405,7 +457,22 @@ fn verify_proof(
             proof.display()
         ))
     })?;
-    match bundle.verify(&verifier, origin) {
+    let verdict = bundle
+        .verify(&verifier, origin)
+        .and_then(|verified| match kept {
+            None => Ok(verified),
+            Some(path) => {
+                let note = std::fs::read_to_string(path).map_err(|e| {
+                    warden_ledger::proof::BundleError::Kept(format!(
+                        "cannot read {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                bundle.extends_kept(&verifier, &note)?;
+                Ok(verified)
+            }
+        });
+    match verdict {
         Ok(verified) => {
             if global.json {
                 let mut value = serde_json::to_value(&verified).map_err(Failure::environment)?;

@@ -75,7 +75,11 @@ impl From<warden_ledger::access::AccessError> for Failure {
         use warden_ledger::access::AccessError;
         match error {
             AccessError::Store(store) => store.into(),
-            AccessError::BadName | AccessError::NoRoles => Self::usage(error),
+            AccessError::Ledger(ledger) => ledger.into(),
+            AccessError::BadName
+            | AccessError::BadPerson
+            | AccessError::NoRoles
+            | AccessError::Signer(_) => Self::usage(error),
             AccessError::Random => Self::environment(error),
         }
     }

@@ -1,24 +1,32 @@
-//! `warden gate`: lint policies, assess checkpoints on eval evidence, propose, sign, attest, pause.
-//!
-//! Every step that matters is a ledger entry (`gate.assessment`, `gate.attestation`,
-//! `gate.proposal`, `gate.signoff`, `gate.decision`, `gate.pause`); the gate's state is folded
-//! from those entries by `warden_gate::decision`, so it is exactly as trustworthy as the ledger.
+//! `warden gate`: lint policies, assess checkpoints on eval evidence, propose, sign, attest,
+//! pause. Thin over [`warden_gate::service`], which records every step as a ledger entry; the
+//! gate's state is folded from those entries, so it is exactly as trustworthy as the ledger and
+//! the signatures in it.
 
 use std::path::Path;
 
+use anyhow::anyhow;
 use serde_json::{Value, json};
-use sha2::Digest as _;
-use warden_eval::report::Report;
-use warden_eval::run::{RunConfig, Sample};
 use warden_gate::decision::{Action, GateState};
-use warden_gate::{Attestation, Evidence, Policy, Stage};
-use warden_ledger::Ledger;
-use warden_ledger::entry::{EntryDraft, now_rfc3339};
+use warden_gate::service::{self, GateError, Notifier, ProposeRequest};
+use warden_gate::{Policy, Stage};
 use warden_ledger::home::Home;
+use warden_ledger::note::NoteSigner;
 
 use crate::args::{GateCommand, Global, ReportFormat};
 use crate::commands::{local_actor, print_json};
 use crate::exit::{self, Failure};
+
+impl From<GateError> for Failure {
+    fn from(error: GateError) -> Self {
+        match error {
+            GateError::Refused(_) => Failure::usage(error),
+            GateError::Ledger(error) => error.into(),
+            GateError::Store(error) => error.into(),
+            GateError::Environment(_) => Failure::environment(error),
+        }
+    }
+}
 
 /// Run a `warden gate` command.
 pub async fn run(global: &Global, command: GateCommand) -> Result<u8, Failure> {
@@ -48,9 +56,56 @@ pub async fn run(global: &Global, command: GateCommand) -> Result<u8, Failure> {
             action,
             policy,
             reason,
+            is_override,
             actor,
-        } => propose(global, &model, &stage, &action, &policy, &reason, actor).await,
-        GateCommand::Sign { id, role, actor } => sign(global, &id, &role, actor).await,
+        } => {
+            let stage = parse_stage(&stage)?;
+            let action: Action = action
+                .parse()
+                .map_err(|e: String| Failure::usage(anyhow!(e)))?;
+            let policy = load_policy(&policy)?;
+            let actor = local_actor(actor);
+            let (_home, ledger) = crate::commands::open(global).await?;
+            let mut state = service::load(&ledger).await?;
+            let proposed = service::propose(
+                &ledger,
+                &mut state,
+                &ProposeRequest {
+                    model: &model,
+                    stage,
+                    action,
+                    policy: &policy,
+                    reason: &reason,
+                    is_override,
+                    actor: &actor,
+                },
+            )
+            .await?;
+            if global.json {
+                print_json(&json!(proposed));
+            } else {
+                println!(
+                    "proposal {} (ledger entry {}): {} {model} at {}{}; needs sign-off by: {}",
+                    proposed.id,
+                    proposed.ledger_index,
+                    action.as_str(),
+                    stage.as_str(),
+                    if is_override {
+                        " (override of a halt)"
+                    } else {
+                        ""
+                    },
+                    proposed.roles.join(", ")
+                );
+            }
+            Ok(exit::OK)
+        }
+        GateCommand::Sign {
+            id,
+            role,
+            signing_key,
+            print_note,
+        } => sign(global, &id, &role, &signing_key, print_note).await,
         GateCommand::Attest {
             model,
             safeguard,
@@ -60,12 +115,13 @@ pub async fn run(global: &Global, command: GateCommand) -> Result<u8, Failure> {
         } => {
             let (_home, ledger) = crate::commands::open(global).await?;
             let stage = stage.as_deref().map(parse_stage).transpose()?;
-            let entry = append(
+            let entry = service::attest(
                 &ledger,
-                "gate.attestation",
-                actor,
                 &model,
-                json!({"model": model, "safeguard": safeguard, "stage": stage, "link": link}),
+                &safeguard,
+                stage,
+                &link,
+                &local_actor(actor),
             )
             .await?;
             report_entry(global, &entry, "attestation recorded");
@@ -79,14 +135,8 @@ pub async fn run(global: &Global, command: GateCommand) -> Result<u8, Failure> {
         } => {
             let (home, ledger) = crate::commands::open(global).await?;
             let stage = stage.as_deref().map(parse_stage).transpose()?;
-            let entry = append(
-                &ledger,
-                "gate.pause",
-                actor,
-                &model,
-                json!({"model": model, "stage": stage, "reason": reason}),
-            )
-            .await?;
+            let entry =
+                service::pause(&ledger, &model, stage, &reason, &local_actor(actor)).await?;
             notify(
                 &home,
                 json!({"event": "pause", "model": model, "stage": stage, "reason": reason,
@@ -160,121 +210,12 @@ fn lint(global: &Global, files: &[std::path::PathBuf]) -> Result<u8, Failure> {
     })
 }
 
-fn actor_name(actor: Option<String>) -> String {
-    actor.unwrap_or_else(|| local_actor(None))
-}
-
-async fn append(
-    ledger: &Ledger,
-    kind: &str,
-    actor: Option<String>,
-    subject: &str,
-    payload: Value,
-) -> Result<warden_ledger::entry::SealedEntry, Failure> {
-    ledger
-        .append(EntryDraft {
-            kind: kind.into(),
-            actor: actor_name(actor),
-            subject: subject.into(),
-            payload,
-            time: now_rfc3339(),
-        })
-        .await
-        .map_err(Failure::environment)
-}
-
 fn report_entry(global: &Global, entry: &warden_ledger::entry::SealedEntry, what: &str) {
     if global.json {
         print_json(&json!({"ledger_index": entry.index}));
     } else {
         println!("{what}: ledger entry {}", entry.index);
     }
-}
-
-/// Every `gate.*` ledger entry as `(index, kind, actor, payload)`.
-async fn gate_entries(ledger: &Ledger) -> Result<Vec<(u64, String, String, Value)>, Failure> {
-    warden_server::api::gate::gate_entries(ledger, 0)
-        .await
-        .map_err(Failure::environment)
-}
-
-async fn gate_state(ledger: &Ledger) -> Result<GateState, Failure> {
-    let mut state = GateState::default();
-    warden_server::api::gate::refresh(&mut state, ledger)
-        .await
-        .map_err(Failure::environment)?;
-    Ok(state)
-}
-
-/// The eval evidence for `model` at `checkpoint`: every finished run tagged with that series
-/// and checkpoint, compliance runs with their refusal-rate metrics added.
-async fn evidence(
-    ledger: &Ledger,
-    model: &str,
-    checkpoint: &str,
-) -> Result<(Vec<Evidence>, Vec<Value>), Failure> {
-    let mut evidence = Vec::new();
-    let mut links = Vec::new();
-    for run in ledger.store().eval_runs().await? {
-        if run.status != "finished" {
-            continue;
-        }
-        let (Ok(config), Some(summary)) = (
-            serde_json::from_str::<RunConfig>(&run.config),
-            run.summary.as_ref(),
-        ) else {
-            continue;
-        };
-        if config.series.as_deref() != Some(model)
-            || config.checkpoint.as_deref() != Some(checkpoint)
-        {
-            continue;
-        }
-        let Ok(report) = serde_json::from_str::<Report>(summary) else {
-            continue;
-        };
-        let mitigation = config
-            .mitigation
-            .as_deref()
-            .and_then(|m| serde_json::from_value(Value::String(m.into())).ok());
-        let mut item = Evidence::from_report(&report, mitigation);
-        if run.suite == warden_eval::compliance::SUITE_NAME {
-            let samples: Vec<Sample> = ledger
-                .store()
-                .eval_samples(&run.id)
-                .await?
-                .iter()
-                .filter_map(|s| serde_json::from_str(&s.record).ok())
-                .collect();
-            let bank = warden_eval::compliance::bank().map_err(Failure::environment)?;
-            let compliance = warden_eval::compliance::assess(&run.id, &bank, &samples);
-            item.metrics
-                .extend(warden_gate::metrics_from_compliance(&compliance));
-        }
-        links.push(json!({
-            "suite": run.suite, "run": run.id, "finished_at": run.finished_at,
-            "summary_sha256": warden_core::hex::encode(&sha2::Sha256::digest(summary.as_bytes())),
-        }));
-        evidence.push(item);
-    }
-    Ok((evidence, links))
-}
-
-async fn attestations(ledger: &Ledger, model: &str) -> Result<Vec<Attestation>, Failure> {
-    Ok(gate_entries(ledger)
-        .await?
-        .into_iter()
-        .filter(|(_, kind, _, payload)| kind == "gate.attestation" && payload["model"] == model)
-        .filter_map(|(index, _, actor, payload)| {
-            Some(Attestation {
-                safeguard: payload["safeguard"].as_str()?.to_owned(),
-                stage: serde_json::from_value(payload["stage"].clone()).ok(),
-                by: actor,
-                at: format!("ledger entry {index}"),
-                link: payload["link"].as_str().unwrap_or_default().to_owned(),
-            })
-        })
-        .collect())
 }
 
 async fn assess(
@@ -288,80 +229,46 @@ async fn assess(
     let policy = load_policy(policy_path)?;
     let policy_text = std::fs::read(policy_path).unwrap_or_default();
     let (home, ledger) = crate::commands::open(global).await?;
-    let (evidence, links) = evidence(&ledger, model, checkpoint).await?;
-    let attestations = attestations(&ledger, model).await?;
-    let assessment = warden_gate::assess(
-        &policy,
-        &evidence,
-        &attestations,
-        &now_rfc3339(),
-        max_age_days,
-    );
-    let last_elicitation = evidence.iter().map(|e| e.finished_at.clone()).max();
-    let triggers = warden_gate::reassessment_due(
-        &policy,
-        &warden_gate::ScalingState {
-            effective_compute_ratio: compute_ratio,
-            last_elicitation_at: last_elicitation,
-        },
-        &now_rfc3339(),
-    );
-    let assessment_json = serde_json::to_value(&assessment).map_err(Failure::environment)?;
-    let digest = |bytes: &[u8]| warden_core::hex::encode(&sha2::Sha256::digest(bytes));
-    let determinations: Vec<Value> = assessment
-        .thresholds
-        .iter()
-        .map(|t| json!({"threshold": t.threshold, "determination": t.determination}))
-        .collect();
-    // Recipients hear of thresholds the evidence shows crossed; `cannot_rule_out` (often just
-    // missing evidence) is in the assessment and treated as crossed by the gate, but not news.
-    let crossed: Vec<&str> = assessment
-        .thresholds
-        .iter()
-        .filter(|t| t.determination == warden_gate::Determination::Crossed)
-        .map(|t| t.threshold.as_str())
-        .collect();
-    let entry = append(
+    let assessed = service::assess(
         &ledger,
-        "gate.assessment",
-        None,
-        &format!("{model}@{checkpoint}"),
-        json!({
-            "model": model, "checkpoint": checkpoint,
-            "policy": policy.policy.id, "policy_version": policy.policy.version,
-            "policy_sha256": digest(&policy_text),
-            "evidence": links, "determinations": determinations,
-            "stages": assessment.stages.iter()
-                .map(|s| json!({"stage": s.stage, "permitted": s.permitted}))
-                .collect::<Vec<_>>(),
-            "assessment_sha256": digest(assessment_json.to_string().as_bytes()),
-        }),
+        model,
+        checkpoint,
+        &policy,
+        &policy_text,
+        max_age_days,
+        compute_ratio,
+        &local_actor(None),
     )
     .await?;
-    if !crossed.is_empty() {
+    for excluded in &assessed.evidence.excluded {
+        eprintln!("warden: {excluded}");
+    }
+    if !assessed.crossed.is_empty() {
         notify(
             &home,
             json!({"event": "threshold", "model": model, "checkpoint": checkpoint,
-                   "policy": policy.policy.id, "crossed": crossed,
-                   "ledger_index": entry.index}),
+                   "policy": policy.policy.id, "crossed": assessed.crossed,
+                   "ledger_index": assessed.ledger_index}),
         )
         .await;
     }
+    let assessment = &assessed.assessment;
     if global.json || format == ReportFormat::Json {
-        let mut out = assessment_json;
-        out["ledger_index"] = json!(entry.index);
+        let mut out = serde_json::to_value(assessment).map_err(Failure::environment)?;
+        out["ledger_index"] = json!(assessed.ledger_index);
         out["model"] = json!(model);
         out["checkpoint"] = json!(checkpoint);
-        out["evidence"] = Value::Array(links);
-        out["triggers"] = serde_json::to_value(&triggers).map_err(Failure::environment)?;
+        out["evidence"] = Value::Array(assessed.evidence.links.clone());
+        out["excluded_evidence"] = json!(assessed.evidence.excluded);
+        out["triggers"] = serde_json::to_value(&assessed.triggers).map_err(Failure::environment)?;
         print_json(&out);
     } else if format == ReportFormat::Html {
-        print!("{}", warden_gate::scorecard::to_html(&assessment));
+        print!("{}", warden_gate::scorecard::to_html(assessment));
     } else {
-        print!("{}", warden_gate::scorecard::to_markdown(&assessment));
-        if !triggers.is_empty() {
+        print!("{}", warden_gate::scorecard::to_markdown(assessment));
+        if !assessed.triggers.is_empty() {
             println!("\n## Re-assessment triggers\n");
-            for trigger in &triggers {
+            for trigger in &assessed.triggers {
                 println!(
                     "- {}: {}",
                     if trigger.due { "DUE" } else { "not due" },
@@ -369,113 +276,72 @@ async fn assess(
                 );
             }
         }
-        println!("\nRecorded as ledger entry {}.", entry.index);
+        println!("\nRecorded as ledger entry {}.", assessed.ledger_index);
     }
     Ok(exit::OK)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn propose(
+/// Sign with the person's own signing key: the person is whoever the ledger registered the key
+/// to, never a name typed on the command line.
+async fn sign(
     global: &Global,
-    model: &str,
-    stage: &str,
-    action: &str,
-    policy_path: &Path,
-    reason: &str,
-    actor: Option<String>,
+    id: &str,
+    role: &str,
+    signing_key: &Path,
+    print_note: bool,
 ) -> Result<u8, Failure> {
-    let stage = parse_stage(stage)?;
-    let action: Action = action
-        .parse()
-        .map_err(|e: String| Failure::usage(anyhow::anyhow!(e)))?;
-    let policy = load_policy(policy_path)?;
+    let text = std::fs::read_to_string(signing_key).map_err(|e| {
+        Failure::usage(anyhow!(
+            "cannot read signing key {}: {e}",
+            signing_key.display()
+        ))
+    })?;
+    let signer = NoteSigner::from_private_key(&text).map_err(|e| {
+        Failure::usage(anyhow!(
+            "{} is not a signing key ({e}); `warden keys signer new` makes one",
+            signing_key.display()
+        ))
+    })?;
     let (_home, ledger) = crate::commands::open(global).await?;
-    let latest = gate_entries(&ledger)
-        .await?
-        .into_iter()
-        .rev()
-        .find(|(_, kind, _, payload)| kind == "gate.assessment" && payload["model"] == model);
-    let latest_assessment = latest.as_ref().map(|(index, ..)| *index);
-    // A plain `proceed` must rest on an assessment that permits the stage; anything else needs
-    // its conditions written down.
-    if action == Action::Proceed {
-        let permitted = latest.as_ref().is_some_and(|(_, _, _, payload)| {
-            payload["stages"].as_array().is_some_and(|stages| {
-                stages
-                    .iter()
-                    .any(|s| s["stage"] == stage.as_str() && s["permitted"] == true)
-            })
-        });
-        if !permitted {
-            return Err(Failure::usage(anyhow::anyhow!(
-                "the latest assessment of `{model}` does not permit {}{}; run `warden gate assess`, or propose proceed-with-conditions with --reason stating the conditions",
-                stage.as_str(),
-                latest_assessment.map_or_else(
-                    || " (there is none)".to_owned(),
-                    |i| format!(" (ledger entry {i})")
-                )
-            )));
-        }
-    }
-    if action == Action::ProceedWithConditions && reason.trim().is_empty() {
-        return Err(Failure::usage(anyhow::anyhow!(
-            "proceed-with-conditions needs --reason stating the conditions"
-        )));
-    }
-    let unique = uuid::Uuid::now_v7().simple().to_string();
-    let id = format!("dec-{}", &unique[unique.len() - 8..]);
-    let roles: Vec<String> = policy
-        .signoff
-        .roles
+    let mut state = service::load(&ledger).await?;
+    let verifier = signer.verifier();
+    let person = state
+        .access
+        .signers
         .iter()
-        .map(ToString::to_string)
-        .collect();
-    let entry = append(
+        .find(|s| s.verifier == verifier && s.revoked.is_none())
+        .map(|s| s.person.clone())
+        .ok_or_else(|| {
+            Failure::usage(anyhow!(
+                "the signing key {verifier} is not registered to anyone in this ledger (or was revoked); an admin registers it with `warden keys signer add`"
+            ))
+        })?;
+    let statement = service::statement(&state, id, role, &person)?;
+    let note = signer.sign(&statement).map_err(Failure::environment)?;
+    if print_note {
+        print!("{note}");
+        return Ok(exit::OK);
+    }
+    let signed = service::sign(
         &ledger,
-        "gate.proposal",
-        actor,
-        &format!("gate-proposal:{id}"),
-        json!({
-            "id": id, "model": model, "stage": stage, "action": action, "roles": roles,
-            "distinct": policy.signoff.distinct, "policy": policy.policy.id, "reason": reason,
-            "assessment_index": latest_assessment,
-        }),
+        &mut state,
+        id,
+        role,
+        &person,
+        &note,
+        &format!("person:{person}"),
     )
     .await?;
-    if global.json {
-        print_json(&json!({"id": id, "ledger_index": entry.index, "roles": roles}));
-    } else {
-        println!(
-            "proposal {id} (ledger entry {}): {} {model} at {}; needs sign-off by: {}",
-            entry.index,
-            action.as_str(),
-            stage.as_str(),
-            roles.join(", ")
-        );
-    }
-    Ok(exit::OK)
-}
-
-async fn sign(global: &Global, id: &str, role: &str, actor: Option<String>) -> Result<u8, Failure> {
-    use warden_server::api::gate::SignError;
-    let (_home, ledger) = crate::commands::open(global).await?;
-    let mut state = GateState::default();
-    let signed = warden_server::api::gate::sign(&ledger, &mut state, id, role, &actor_name(actor))
-        .await
-        .map_err(|error| match error {
-            SignError::Refused(message) => Failure::usage(anyhow::anyhow!(message)),
-            SignError::Ledger(error) => Failure::environment(error),
-        })?;
     if global.json {
         print_json(&serde_json::to_value(&signed).map_err(Failure::environment)?);
     } else if let Some(index) = signed.decision_index {
         println!(
-            "signed (ledger entry {}); every role has signed: decision {id} is in force (ledger entry {index})",
+            "signed as {person} (ledger entry {}); every role has signed: decision {id} is in force (ledger entry {index})",
             signed.ledger_index
         );
     } else {
         println!(
-            "signed (ledger entry {}); still to sign: {}",
+            "signed as {person} (ledger entry {}); still to sign: {}",
             signed.ledger_index,
             signed.remaining_roles.join(", ")
         );
@@ -485,7 +351,7 @@ async fn sign(global: &Global, id: &str, role: &str, actor: Option<String>) -> R
 
 async fn status(global: &Global, model: &str) -> Result<u8, Failure> {
     let (_home, ledger) = crate::commands::open(global).await?;
-    let state = gate_state(&ledger).await?;
+    let state: GateState = service::load(&ledger).await?;
     let answers: Vec<_> = Stage::ALL.iter().map(|s| state.answer(model, *s)).collect();
     let pending: Vec<Value> = state
         .pending
@@ -496,10 +362,17 @@ async fn status(global: &Global, model: &str) -> Result<u8, Failure> {
                    "missing_roles": p.missing_roles(), "ledger_index": p.index})
         })
         .collect();
+    let mut rejected: Vec<(u64, String)> = state
+        .rejected
+        .iter()
+        .chain(&state.access.rejected)
+        .cloned()
+        .collect();
+    rejected.sort();
     if global.json {
         print_json(
             &json!({"model": model, "stages": answers, "pending": pending,
-                           "rejected_entries": state.rejected}),
+                           "rejected_entries": rejected}),
         );
     } else {
         for answer in &answers {
@@ -513,6 +386,9 @@ async fn status(global: &Global, model: &str) -> Result<u8, Failure> {
         for p in &pending {
             println!("pending {}: missing {}", p["id"], p["missing_roles"]);
         }
+        for (index, why) in &rejected {
+            println!("rejected ledger entry {index}: {why}");
+        }
     }
     Ok(exit::OK)
 }
@@ -521,37 +397,12 @@ async fn status(global: &Global, model: &str) -> Result<u8, Failure> {
 /// is the record; notifications are a courtesy on top).
 async fn notify(home: &Home, message: Value) {
     let config = &home.config().gate;
-    if let Some(dir) = &config.notify_dir {
-        let name = format!(
-            "warden-{}-{}.json",
-            message["event"].as_str().unwrap_or("event"),
-            message["ledger_index"]
-        );
-        let written = std::fs::create_dir_all(dir).and_then(|()| {
-            std::fs::write(
-                dir.join(&name),
-                serde_json::to_vec_pretty(&message).unwrap_or_default(),
-            )
-        });
-        if let Err(e) = written {
-            eprintln!(
-                "warden: could not drop notification in {}: {e}",
-                dir.display()
-            );
-        }
-    }
-    let client = reqwest::Client::new();
-    for url in &config.notify_webhooks {
-        let sent = client
-            .post(url)
-            .timeout(std::time::Duration::from_secs(10))
-            .json(&message)
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status().is_success() => {}
-            Ok(response) => eprintln!("warden: webhook {url} answered {}", response.status()),
-            Err(e) => eprintln!("warden: webhook {url} failed: {e}"),
-        }
+    let notifier = Notifier {
+        dir: config.notify_dir.clone(),
+        webhooks: config.notify_webhooks.clone(),
+        client: crate::commands::http_client(home).unwrap_or_default(),
+    };
+    for failure in notifier.notify(&message).await {
+        eprintln!("warden: {failure}");
     }
 }

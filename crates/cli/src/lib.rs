@@ -14,6 +14,7 @@ mod exit;
 mod gate;
 mod label;
 mod model;
+mod signer;
 
 use std::process::ExitCode;
 

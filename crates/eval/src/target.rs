@@ -144,7 +144,8 @@ impl OpenAiTarget {
                 format!("the API key variable {name} is not set; export it or drop --api-key-env")
             })?),
         };
-        let client = reqwest::Client::builder()
+        let client = warden_net::client_builder()
+            .map_err(|e| e.to_string())?
             .timeout(Duration::from_secs(spec.timeout_secs.max(1)))
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(256)
@@ -206,11 +207,7 @@ impl OpenAiTarget {
 }
 
 fn without_url(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    if let Some(url) = error.url() {
-        text = text.replace(&format!(" for url ({url})"), "");
-    }
-    text
+    warden_net::describe(error)
 }
 
 /// Seconds in a `Retry-After` header (the delta-seconds form; HTTP dates are rare from APIs).

@@ -18,6 +18,9 @@
 //! - `GET /v1/models`: one model, `instant`;
 //! - `GET /stats`: the counters as JSON ([`Stats`]), so an out-of-process benchmark can read them.
 //!
+//! [`start_tls`] serves the same over HTTPS with a given certificate (a self-signed one in the
+//! TLS tests), so `https://` targets and private CAs are tested end to end.
+//!
 //! The same server is the `instant-upstream` example (`cargo run --release -p warden-eval
 //! --example instant-upstream -- --port 8440`), for benchmarks that run the harness as a process.
 
@@ -198,6 +201,75 @@ pub async fn start(options: UpstreamOptions) -> std::io::Result<Upstream> {
 pub async fn start_on(addr: SocketAddr, options: UpstreamOptions) -> std::io::Result<Upstream> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    serve(listener, addr, "http", options)
+}
+
+/// Start the double over HTTPS on `127.0.0.1` on a free port, presenting the PEM certificate
+/// chain `cert_pem` with the PEM private key `key_pem`. Its URL is `https://127.0.0.1:PORT/v1`.
+pub async fn start_tls(
+    options: UpstreamOptions,
+    cert_pem: &str,
+    key_pem: &str,
+) -> std::io::Result<Upstream> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject as _;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| invalid(format!("certificate PEM: {e}")))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| invalid(format!("private key PEM: {e}")))?;
+    let config = tokio_rustls::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| invalid(e.to_string()))?;
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await?;
+    let addr = listener.local_addr()?;
+    let tls = TlsListener {
+        tcp: listener,
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    };
+    serve(tls, addr, "https", options)
+}
+
+/// A listener that completes the TLS handshake before handing a connection to axum; a client
+/// that rejects the certificate costs one failed handshake and nothing else.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, peer)) = self.tcp.accept().await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, peer);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+fn serve<L>(
+    listener: L,
+    addr: SocketAddr,
+    scheme: &str,
+    options: UpstreamOptions,
+) -> std::io::Result<Upstream>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
     let (gate, _) = watch::channel(Gate::Holding);
     let shared = Arc::new(Shared {
         options,
@@ -225,7 +297,7 @@ pub async fn start_on(addr: SocketAddr, options: UpstreamOptions) -> std::io::Re
             .await
     });
     Ok(Upstream {
-        url: format!("http://{addr}/v1"),
+        url: format!("{scheme}://{addr}/v1"),
         addr,
         shared,
         task: Some(task),

@@ -4,22 +4,34 @@
 //! The ledger is the only store of gate decisions. Each step is an entry (`gate.proposal`,
 //! `gate.signoff`, `gate.decision`, `gate.pause`), so tampering with one fails
 //! `warden ledger verify`, and entry order proves that every sign-off came before the decision
-//! it completed. [`GateState::fold`] replays entries in index order and applies the rules again
-//! (it trusts no entry's claim that a decision was valid):
+//! it completed. Entries prove integrity, not authority, so [`GateState::fold`] replays the
+//! identities too (`access.*` entries, checked against the instance key by
+//! [`AccessState`]) and applies every rule again; it trusts no entry's claim that it was valid:
 //!
-//! - a proposal names a model, a stage, an action and the roles that must sign;
+//! - a proposal names a model, a stage, an action and the roles that must sign; a proposal that
+//!   would open a stage the model's latest assessment halts is refused whatever its action or
+//!   reason, unless it is an override naming the policy's override roles; a plain `proceed`
+//!   needs a latest assessment that permits the stage;
 //! - a sign-off counts only for a pending proposal, for a required role not yet filled, by a
-//!   person who has not signed it already (distinct people) and who is not the proposer;
-//! - a decision counts only once every required role has signed before it;
+//!   person who holds that role through a live key at that moment, who has not signed it already
+//!   (people compared case-folded, however many keys they hold) and who is not the proposer; and
+//!   it must carry the [`signoff_statement`] signed by one of that person's registered signing
+//!   keys, so a row written straight into the database cannot sign in someone else's name;
+//! - a decision counts only once every required role has signed before it, and only if the
+//!   latest assessment still does not halt the stage;
 //! - the latest decision or pause covering a (model, stage) says whether it is allowed; with none,
 //!   nothing is allowed.
 //!
-//! Pure: no IO; bad entries are skipped with a reason, never a panic.
+//! Pure: no IO; bad entries are skipped with a reason (listed by `warden gate status`), never a
+//! panic.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use warden_ledger::access::{AccessState, person_id};
+use warden_ledger::entry::Entry;
+use warden_ledger::note::NoteVerifier;
 
 use crate::policy::Stage;
 
@@ -98,6 +110,13 @@ pub struct Proposal {
     /// The ledger index of the assessment the proposal rests on, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assessment_index: Option<u64>,
+    /// An override of a halt: allowed only when the policy names override roles, all of which
+    /// must sign.
+    #[serde(default, rename = "override")]
+    pub is_override: bool,
+    /// The policy's override roles (included in `roles`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub override_roles: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -109,8 +128,52 @@ fn yes() -> bool {
 pub struct SignOff {
     pub proposal: String,
     pub role: String,
-    /// The person signing.
+    /// The person signing (case-folded).
     pub by: String,
+    /// The [`signoff_statement`] signed by one of `by`'s registered signing keys (a C2SP note).
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The text a person signs to approve proposal `id` (at ledger `index`) for `role`. It names what
+/// is approved (model, stage, action) and the log, so a signature cannot be moved to another
+/// proposal, role or instance.
+pub fn signoff_statement(origin: &str, pending: &Pending, role: &str, person: &str) -> String {
+    let p = &pending.proposal;
+    format!(
+        "warden gate sign-off\norigin: {origin}\nproposal: {} at entry {}\nmodel: {}\nstage: {}\naction: {}{}\nrole: {role}\nperson: {}\n",
+        p.id,
+        pending.index,
+        p.model,
+        p.stage.as_str(),
+        p.action.as_str(),
+        if p.is_override {
+            " (override of a halt)"
+        } else {
+            ""
+        },
+        person_id(person),
+    )
+}
+
+/// What the latest `gate.assessment` of a model says of one stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageStatus {
+    pub stage: Stage,
+    pub permitted: bool,
+    /// Thresholds whose requirement halts the stage; `None` in assessments recorded before halts
+    /// were recorded, which count as halting every stage they do not permit.
+    #[serde(default)]
+    pub halted_by: Option<Vec<String>>,
+}
+
+impl StageStatus {
+    fn halted(&self) -> bool {
+        match &self.halted_by {
+            Some(by) => !by.is_empty(),
+            None => !self.permitted,
+        }
+    }
 }
 
 /// A `gate.pause` entry's payload: stops a model at a stage (or every stage) at once.
@@ -135,6 +198,9 @@ pub struct Decision {
     pub signers: Vec<(String, String, u64)>,
     /// The ledger index of the `gate.decision` entry.
     pub index: u64,
+    /// Whether it overrides a halt.
+    #[serde(default)]
+    pub is_override: bool,
 }
 
 /// A pending proposal and the sign-offs it has.
@@ -156,8 +222,10 @@ impl Pending {
             .collect()
     }
 
-    /// Whether `by` may sign for `role` now; the error says why not.
+    /// Whether `by` may sign for `role` now by the proposal's own rules (roles, proposer, distinct
+    /// people); the error says why not. Identity and signature are checked by the fold.
     pub fn check_signoff(&self, role: &str, by: &str) -> Result<(), String> {
+        let by = &person_id(by);
         if !self.proposal.roles.iter().any(|r| r == role) {
             return Err(format!(
                 "role `{role}` is not asked to sign proposal `{}`; it needs: {}",
@@ -165,7 +233,7 @@ impl Pending {
                 self.proposal.roles.join(", ")
             ));
         }
-        if by == self.proposal.proposer {
+        if *by == person_id(&self.proposal.proposer) {
             return Err(format!(
                 "`{by}` proposed `{}` and cannot approve their own proposal",
                 self.proposal.id
@@ -201,8 +269,16 @@ pub struct Answer {
 }
 
 /// The gate's state after replaying the ledger.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct GateState {
+    /// Keys, people and signing keys, as the ledger grants them.
+    #[serde(skip)]
+    pub access: AccessState,
+    /// The log's origin, which every sign-off statement names.
+    #[serde(skip)]
+    pub origin: String,
+    /// Per model: the ledger index of its latest assessment and what it says per stage.
+    pub assessments: BTreeMap<String, (u64, Vec<StageStatus>)>,
     pub pending: BTreeMap<String, Pending>,
     pub decisions: BTreeMap<String, Decision>,
     /// Per model: `(stage or every stage, reason, ledger index)`.
@@ -214,32 +290,136 @@ pub struct GateState {
 }
 
 impl GateState {
-    /// Replay `(index, kind, actor, payload)` entries (in index order) into the state.
-    pub fn fold<'a>(
-        &mut self,
-        entries: impl IntoIterator<Item = (u64, &'a str, &'a str, &'a Value)>,
-    ) {
-        for (index, kind, actor, payload) in entries {
-            self.size = self.size.max(index + 1);
-            if let Err(why) = self.apply(index, kind, actor, payload) {
-                self.rejected.push((index, why));
+    /// An empty state for the log `origin`, whose grants the instance key `authority` signs.
+    pub fn new(authority: NoteVerifier, origin: impl Into<String>) -> Self {
+        let origin = origin.into();
+        Self {
+            access: AccessState::new(authority, origin.clone()),
+            origin,
+            ..Self::default()
+        }
+    }
+
+    /// Replay entries (in index order, from [`GateState::size`] on) into the state; kinds other
+    /// than `gate.*` and `access.*` are passed over.
+    pub fn fold<'a>(&mut self, entries: impl IntoIterator<Item = &'a Entry>) {
+        for entry in entries {
+            self.size = self.size.max(entry.index + 1);
+            if entry.kind.starts_with("access.") {
+                self.access
+                    .apply(entry.index, &entry.kind, &entry.subject, &entry.payload);
+                continue;
+            }
+            if let Err(why) = self.apply(entry) {
+                self.rejected.push((entry.index, why));
             }
         }
     }
 
-    fn apply(
-        &mut self,
-        index: u64,
-        kind: &str,
+    /// Whether the latest assessment of `model` halts `stage`: `Some(why)` if it does.
+    fn halt(&self, model: &str, stage: Stage) -> Option<String> {
+        let (index, stages) = self.assessments.get(model)?;
+        let status = stages.iter().find(|s| s.stage == stage)?;
+        status.halted().then(|| {
+            let by = status.halted_by.as_ref().map_or(
+                "an assessment recorded before halts were named".to_owned(),
+                |by| by.join(", "),
+            );
+            format!(
+                "the latest assessment of `{model}` (ledger entry {index}) halts {} ({by})",
+                stage.as_str()
+            )
+        })
+    }
+
+    /// Whether `proposal` may open its stage now: the rules a proposal and its decision share.
+    fn check_opening(&self, proposal: &Proposal) -> Result<(), String> {
+        if !proposal.action.allows() {
+            return Ok(());
+        }
+        if let Some(why) = self.halt(&proposal.model, proposal.stage) {
+            let overrides = proposal.is_override
+                && !proposal.override_roles.is_empty()
+                && proposal
+                    .override_roles
+                    .iter()
+                    .all(|r| proposal.roles.contains(r));
+            if !overrides {
+                return Err(format!(
+                    "{why}; no action or reason opens a halted stage: mitigate and re-assess, or, where the policy names override roles, propose an override"
+                ));
+            }
+        }
+        if proposal.action == Action::Proceed {
+            let permitted = self
+                .assessments
+                .get(&proposal.model)
+                .and_then(|(_, stages)| stages.iter().find(|s| s.stage == proposal.stage))
+                .is_some_and(|s| s.permitted || proposal.is_override);
+            if !permitted {
+                return Err(format!(
+                    "the latest assessment of `{}` does not permit {}; `proceed` needs one that does (re-assess, or propose proceed-with-conditions stating them)",
+                    proposal.model,
+                    proposal.stage.as_str()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Check a sign-off entry against identities and the signature; `Ok(person)` if it counts.
+    pub fn check_signed(
+        &self,
+        pending: &Pending,
+        signoff: &SignOff,
         actor: &str,
-        payload: &Value,
-    ) -> Result<(), String> {
+    ) -> Result<String, String> {
+        let person = person_id(&signoff.by);
+        pending.check_signoff(&signoff.role, &person)?;
+        if actor.starts_with("key:") && self.access.person_of_actor(actor) != person {
+            return Err(format!(
+                "the sign-off names `{person}` but was written by a key of `{}`",
+                self.access.person_of_actor(actor)
+            ));
+        }
+        if !self.access.holds(&person, &signoff.role) {
+            return Err(format!(
+                "`{person}` holds no live key with the role `{}`",
+                signoff.role
+            ));
+        }
+        let body = self.access.open_signed(&person, &signoff.note)?;
+        if body != signoff_statement(&self.origin, pending, &signoff.role, &person) {
+            return Err(format!(
+                "the signed note of `{person}` is not the sign-off statement for `{}` as {}",
+                pending.proposal.id, signoff.role
+            ));
+        }
+        Ok(person)
+    }
+
+    fn apply(&mut self, entry: &Entry) -> Result<(), String> {
+        let (index, kind, actor, payload) = (
+            entry.index,
+            entry.kind.as_str(),
+            entry.actor.as_str(),
+            &entry.payload,
+        );
         let parse_error = |e: serde_json::Error| format!("unreadable {kind} payload: {e}");
         match kind {
+            "gate.assessment" => {
+                let model = payload
+                    .get("model")
+                    .and_then(Value::as_str)
+                    .ok_or("assessment entry without `model`")?;
+                let stages: Vec<StageStatus> =
+                    serde_json::from_value(payload["stages"].clone()).map_err(parse_error)?;
+                self.assessments.insert(model.to_owned(), (index, stages));
+            }
             "gate.proposal" => {
                 let mut proposal: Proposal =
                     serde_json::from_value(payload.clone()).map_err(parse_error)?;
-                proposal.proposer = actor.to_owned();
+                proposal.proposer = self.access.person_of_actor(actor);
                 if proposal.roles.is_empty() {
                     return Err(format!("proposal `{}` names no roles to sign", proposal.id));
                 }
@@ -248,6 +428,7 @@ impl GateState {
                 {
                     return Err(format!("proposal id `{}` is already used", proposal.id));
                 }
+                self.check_opening(&proposal)?;
                 self.pending.insert(
                     proposal.id.clone(),
                     Pending {
@@ -260,11 +441,13 @@ impl GateState {
             "gate.signoff" => {
                 let signoff: SignOff =
                     serde_json::from_value(payload.clone()).map_err(parse_error)?;
-                let pending = self.pending.get_mut(&signoff.proposal).ok_or_else(|| {
+                let pending = self.pending.get(&signoff.proposal).ok_or_else(|| {
                     format!("sign-off for `{}`, which is not pending", signoff.proposal)
                 })?;
-                pending.check_signoff(&signoff.role, &signoff.by)?;
-                pending.signed.push((signoff.role, signoff.by, index));
+                let person = self.check_signed(pending, &signoff, actor)?;
+                if let Some(pending) = self.pending.get_mut(&signoff.proposal) {
+                    pending.signed.push((signoff.role, person, index));
+                }
             }
             "gate.decision" => {
                 let id = payload
@@ -282,6 +465,7 @@ impl GateState {
                         missing.join(", ")
                     ));
                 }
+                self.check_opening(&pending.proposal)?;
                 let pending = self.pending.remove(id).ok_or("vanished")?;
                 self.decisions.insert(
                     id.to_owned(),
@@ -292,6 +476,7 @@ impl GateState {
                         action: pending.proposal.action,
                         signers: pending.signed,
                         index,
+                        is_override: pending.proposal.is_override,
                     },
                 );
             }
@@ -342,9 +527,14 @@ impl GateState {
                 decision: Some(d.id.clone()),
                 ledger_index: Some(d.index),
                 why: format!(
-                    "decision `{}` ({}), signed by {}",
+                    "decision `{}` ({}{}), signed by {}",
                     d.id,
                     d.action.as_str(),
+                    if d.is_override {
+                        ", overriding a halt"
+                    } else {
+                        ""
+                    },
                     d.signers
                         .iter()
                         .map(|(role, person, _)| format!("{person} as {role}"))
@@ -368,56 +558,158 @@ impl GateState {
 mod tests {
     use super::*;
     use serde_json::json;
+    use warden_core::Role;
+    use warden_ledger::access::{grant_statement, signer_statement};
+    use warden_ledger::note::NoteSigner;
 
-    fn proposal(id: &str, stage: &str, action: &str) -> Value {
-        json!({"id": id, "model": "m", "stage": stage, "action": action,
-               "roles": ["safety-officer", "reviewer"], "distinct": true})
+    const ORIGIN: &str = "test.example/log";
+
+    /// A ledger's worth of entries with real identities: an instance key that countersigns
+    /// grants, and people with their own signing keys.
+    struct World {
+        instance: NoteSigner,
+        people: BTreeMap<String, NoteSigner>,
+        entries: Vec<Entry>,
+        keys: u32,
     }
 
-    fn fold(entries: &[(&str, &str, Value)]) -> GateState {
-        let mut state = GateState::default();
-        state.fold(
-            entries
-                .iter()
-                .enumerate()
-                .map(|(i, (kind, actor, payload))| (i as u64, *kind, *actor, payload)),
-        );
-        state
+    impl World {
+        fn new() -> Self {
+            Self {
+                instance: NoteSigner::generate(ORIGIN).unwrap(),
+                people: BTreeMap::new(),
+                entries: Vec::new(),
+                keys: 0,
+            }
+        }
+
+        fn push(&mut self, kind: &str, actor: &str, subject: &str, payload: Value) -> u64 {
+            let index = self.entries.len() as u64;
+            self.entries.push(Entry {
+                index,
+                kind: kind.into(),
+                actor: actor.into(),
+                time: "2026-12-01T00:00:00.000000Z".into(),
+                subject: subject.into(),
+                payload,
+            });
+            index
+        }
+
+        /// Grant `person` a key with `roles` (countersigned) and register a signing key.
+        fn person(&mut self, person: &str, roles: &[Role]) -> String {
+            self.keys += 1;
+            let id = format!("k{}", self.keys);
+            let folded = person_id(person);
+            let authority = self
+                .instance
+                .sign(&grant_statement(ORIGIN, &id, &folded, roles))
+                .unwrap();
+            self.push(
+                "access.key_created",
+                "local:admin",
+                &format!("key:{id}"),
+                json!({"name": id, "person": folded, "roles": roles, "authority": authority}),
+            );
+            if !self.people.contains_key(&folded) {
+                let signer = NoteSigner::generate(&format!("signer-{}", self.keys)).unwrap();
+                let verifier = signer.verifier().to_string();
+                let authority = self
+                    .instance
+                    .sign(&signer_statement(ORIGIN, &folded, &verifier))
+                    .unwrap();
+                self.push(
+                    "access.signer_registered",
+                    "local:admin",
+                    &format!("person:{folded}"),
+                    json!({"person": folded, "verifier": verifier, "authority": authority}),
+                );
+                self.people.insert(folded, signer);
+            }
+            id
+        }
+
+        fn propose(&mut self, id: &str, stage: &str, action: &str, proposer: &str) {
+            self.push(
+                "gate.proposal",
+                &format!("local:{proposer}"),
+                &format!("gate-proposal:{id}"),
+                json!({"id": id, "model": "m", "stage": stage, "action": action,
+                       "roles": ["safety-officer", "reviewer"], "distinct": true}),
+            );
+        }
+
+        /// `signer` signs the statement for `role` on `id`, naming `by` in the entry.
+        fn sign_as(&mut self, id: &str, role: &str, signer: &str, by: &str) {
+            let state = self.state();
+            let note = match state.pending.get(id) {
+                Some(pending) => self.people[&person_id(signer)]
+                    .sign(&signoff_statement(ORIGIN, pending, role, by))
+                    .unwrap(),
+                None => String::new(),
+            };
+            self.push(
+                "gate.signoff",
+                &format!("person:{by}"),
+                &format!("gate-proposal:{id}"),
+                json!({"proposal": id, "role": role, "by": by, "note": note}),
+            );
+        }
+
+        fn sign(&mut self, id: &str, role: &str, by: &str) {
+            self.sign_as(id, role, by, by);
+        }
+
+        fn decide(&mut self, id: &str) {
+            self.push(
+                "gate.decision",
+                "local:x",
+                &format!("gate-proposal:{id}"),
+                json!({"proposal": id}),
+            );
+        }
+
+        fn assess(&mut self, stage: &str, permitted: bool, halted_by: &[&str]) -> u64 {
+            self.push(
+                "gate.assessment",
+                "local:x",
+                "m@c1",
+                json!({"model": "m", "stages": [
+                    {"stage": stage, "permitted": permitted, "halted_by": halted_by}]}),
+            )
+        }
+
+        fn state(&self) -> GateState {
+            let mut state = GateState::new(self.instance.verifier(), ORIGIN);
+            state.fold(&self.entries);
+            state
+        }
+
+        fn reasons(&self) -> Vec<String> {
+            self.state().rejected.into_iter().map(|(_, r)| r).collect()
+        }
+    }
+
+    fn officers() -> World {
+        let mut world = World::new();
+        world.person("alice", &[Role::SafetyOfficer, Role::Reviewer]);
+        world.person("bob", &[Role::Reviewer]);
+        world.person("carol", &[Role::SafetyOfficer, Role::Reviewer]);
+        world.assess("api-deployment", true, &[]);
+        world
     }
 
     #[test]
     fn a_decision_needs_every_role_signed_by_distinct_people_other_than_the_proposer() {
-        let signoff = |role: &str, by: &str| json!({"proposal": "p1", "role": role, "by": by});
-        let state = fold(&[
-            (
-                "gate.proposal",
-                "local:carol",
-                proposal("p1", "api-deployment", "proceed"),
-            ),
-            (
-                "gate.signoff",
-                "local:carol",
-                signoff("safety-officer", "local:carol"),
-            ),
-            (
-                "gate.signoff",
-                "local:alice",
-                signoff("safety-officer", "local:alice"),
-            ),
-            (
-                "gate.signoff",
-                "local:alice",
-                signoff("reviewer", "local:alice"),
-            ),
-            ("gate.decision", "local:alice", json!({"proposal": "p1"})),
-            (
-                "gate.signoff",
-                "local:bob",
-                signoff("reviewer", "local:bob"),
-            ),
-            ("gate.decision", "local:bob", json!({"proposal": "p1"})),
-        ]);
-        let reasons: Vec<&str> = state.rejected.iter().map(|(_, r)| r.as_str()).collect();
+        let mut w = officers();
+        w.propose("p1", "api-deployment", "proceed", "carol");
+        w.sign("p1", "safety-officer", "carol");
+        w.sign("p1", "safety-officer", "alice");
+        w.sign("p1", "reviewer", "alice");
+        w.decide("p1");
+        w.sign("p1", "reviewer", "bob");
+        w.decide("p1");
+        let reasons = w.reasons();
         assert!(
             reasons[0].contains("cannot approve their own"),
             "{reasons:?}"
@@ -427,9 +719,10 @@ mod tests {
             reasons[2].contains("before every role signed"),
             "{reasons:?}"
         );
-        assert_eq!(reasons.len(), 3);
+        assert_eq!(reasons.len(), 3, "{reasons:?}");
+        let state = w.state();
         let decision = &state.decisions["p1"];
-        assert_eq!(decision.index, 6);
+        assert_eq!(decision.index, w.entries.len() as u64 - 1);
         assert!(decision.signers.iter().all(|(_, _, i)| *i < decision.index));
         let answer = state.answer("m", Stage::ApiDeployment);
         assert!(answer.allowed, "{answer:?}");
@@ -440,52 +733,25 @@ mod tests {
 
     #[test]
     fn pauses_take_effect_until_a_later_decision() {
-        let mut entries = vec![
-            (
-                "gate.proposal",
-                "local:c",
-                proposal("p1", "api-deployment", "proceed"),
-            ),
-            (
-                "gate.signoff",
-                "local:a",
-                json!({"proposal": "p1", "role": "safety-officer", "by": "a"}),
-            ),
-            (
-                "gate.signoff",
-                "local:b",
-                json!({"proposal": "p1", "role": "reviewer", "by": "b"}),
-            ),
-            ("gate.decision", "local:b", json!({"proposal": "p1"})),
-            (
-                "gate.pause",
-                "local:a",
-                json!({"model": "m", "reason": "threshold crossed"}),
-            ),
-        ];
-        let state = fold(&entries);
-        let answer = state.answer("m", Stage::ApiDeployment);
+        let mut w = officers();
+        w.propose("p1", "api-deployment", "proceed", "carol");
+        w.sign("p1", "safety-officer", "alice");
+        w.sign("p1", "reviewer", "bob");
+        w.decide("p1");
+        w.push(
+            "gate.pause",
+            "local:a",
+            "m",
+            json!({"model": "m", "reason": "threshold crossed"}),
+        );
+        let answer = w.state().answer("m", Stage::ApiDeployment);
         assert!(!answer.allowed);
         assert!(answer.why.contains("paused"), "{answer:?}");
-        entries.extend([
-            (
-                "gate.proposal",
-                "local:c",
-                proposal("p2", "api-deployment", "restrict-deployment"),
-            ),
-            (
-                "gate.signoff",
-                "local:a",
-                json!({"proposal": "p2", "role": "safety-officer", "by": "a"}),
-            ),
-            (
-                "gate.signoff",
-                "local:b",
-                json!({"proposal": "p2", "role": "reviewer", "by": "b"}),
-            ),
-            ("gate.decision", "local:b", json!({"proposal": "p2"})),
-        ]);
-        let state = fold(&entries);
+        w.propose("p2", "api-deployment", "restrict-deployment", "carol");
+        w.sign("p2", "safety-officer", "alice");
+        w.sign("p2", "reviewer", "bob");
+        w.decide("p2");
+        let state = w.state();
         let answer = state.answer("m", Stage::ApiDeployment);
         assert!(!answer.allowed, "a restriction does not allow");
         assert_eq!(answer.decision.as_deref(), Some("p2"));
@@ -494,17 +760,168 @@ mod tests {
 
     #[test]
     fn unreadable_entries_are_skipped_with_a_reason() {
-        let state = fold(&[
-            ("gate.proposal", "x", json!({"id": 3})),
-            (
-                "gate.signoff",
-                "x",
-                json!({"proposal": "none", "role": "r", "by": "b"}),
-            ),
-            ("ledger.note", "x", json!({})),
-        ]);
+        let mut w = World::new();
+        w.push("gate.proposal", "x", "s", json!({"id": 3}));
+        w.push(
+            "gate.signoff",
+            "x",
+            "s",
+            json!({"proposal": "none", "role": "r", "by": "b"}),
+        );
+        w.push("ledger.note", "x", "s", json!({}));
+        let state = w.state();
         assert_eq!(state.rejected.len(), 2);
         assert_eq!(state.size, 3);
         assert!("launch".parse::<Action>().unwrap_err().contains("proceed"));
+    }
+
+    /// Forged sign-offs, as an attacker who can write entries (but holds neither the instance
+    /// key nor anyone's signing key) would write them: none counts, and nothing is allowed.
+    #[test]
+    fn issue_10_forged_signoffs_are_rejected_on_replay() {
+        type Forgery = fn(&mut World);
+        let cases: &[(&str, Forgery, &str)] = &[
+            (
+                "made-up names, no signature",
+                |w| {
+                    w.push(
+                        "gate.signoff",
+                        "local:x",
+                        "s",
+                        json!({"proposal": "p1", "role": "safety-officer", "by": "mallory"}),
+                    );
+                    w.push(
+                        "gate.signoff",
+                        "local:x",
+                        "s",
+                        json!({"proposal": "p1", "role": "reviewer", "by": "trent"}),
+                    );
+                },
+                "holds no live key",
+            ),
+            (
+                "a real officer's name, no signature",
+                |w| {
+                    w.push("gate.signoff", "local:x", "s",
+                    json!({"proposal": "p1", "role": "safety-officer", "by": "alice", "note": ""}));
+                    w.sign("p1", "reviewer", "bob");
+                },
+                "not signed by a live signing key",
+            ),
+            (
+                "alice's key signing in bob's name",
+                |w| {
+                    w.sign("p1", "safety-officer", "alice");
+                    w.sign_as("p1", "reviewer", "alice", "bob");
+                },
+                "not signed by a live signing key",
+            ),
+            (
+                "a person without the role",
+                |w| {
+                    w.sign("p1", "safety-officer", "bob");
+                    w.sign("p1", "reviewer", "alice");
+                },
+                "holds no live key with the role `safety-officer`",
+            ),
+            (
+                "a grant that the instance key did not countersign",
+                |w| {
+                    w.push(
+                        "access.key_created",
+                        "local:x",
+                        "key:forged",
+                        json!({"name": "forged", "person": "bob", "roles": ["safety-officer"]}),
+                    );
+                    w.sign("p1", "safety-officer", "bob");
+                    w.sign("p1", "reviewer", "alice");
+                },
+                "holds no live key with the role `safety-officer`",
+            ),
+            (
+                "a revoked key",
+                |w| {
+                    w.push("access.key_revoked", "local:admin", "key:k1", json!({}));
+                    w.sign("p1", "safety-officer", "alice");
+                    w.sign("p1", "reviewer", "bob");
+                },
+                "holds no live key with the role `safety-officer`",
+            ),
+            (
+                "one person under two spellings",
+                |w| {
+                    w.person("Alice", &[Role::Reviewer]);
+                    w.sign("p1", "safety-officer", "alice");
+                    w.sign("p1", "reviewer", "ALICE");
+                },
+                "different person",
+            ),
+        ];
+        for (name, forge, expected) in cases {
+            let mut w = officers();
+            w.propose("p1", "api-deployment", "proceed", "carol");
+            forge(&mut w);
+            w.decide("p1");
+            let state = w.state();
+            assert!(
+                !state.answer("m", Stage::ApiDeployment).allowed,
+                "{name}: {:?}",
+                state.answer("m", Stage::ApiDeployment)
+            );
+            let reasons = w.reasons();
+            assert!(
+                reasons.iter().any(|r| r.contains(expected)),
+                "{name}: expected `{expected}` in {reasons:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn issue_10_a_halted_stage_opens_for_no_action_or_reason() {
+        for action in ["proceed", "proceed-with-conditions"] {
+            let mut w = officers();
+            w.assess("api-deployment", false, &["cbrn-high"]);
+            w.propose("p1", "api-deployment", action, "carol");
+            w.sign("p1", "safety-officer", "alice");
+            w.sign("p1", "reviewer", "bob");
+            w.decide("p1");
+            let state = w.state();
+            assert!(!state.answer("m", Stage::ApiDeployment).allowed, "{action}");
+            assert!(
+                w.reasons()[0].contains("halts api-deployment (cbrn-high)"),
+                "{:?}",
+                w.reasons()
+            );
+        }
+        // A halt assessed after the proposal blocks its decision too.
+        let mut w = officers();
+        w.propose("p1", "api-deployment", "proceed-with-conditions", "carol");
+        w.sign("p1", "safety-officer", "alice");
+        w.sign("p1", "reviewer", "bob");
+        w.assess("api-deployment", false, &["cyber-high"]);
+        w.decide("p1");
+        assert!(!w.state().answer("m", Stage::ApiDeployment).allowed);
+        // An override names its own roles, all of which sign; it is recorded as an override.
+        let mut w = officers();
+        w.person("dave", &[Role::Admin]);
+        w.assess("api-deployment", false, &["cbrn-high"]);
+        w.push("gate.proposal", "local:carol", "s", json!({
+            "id": "o1", "model": "m", "stage": "api-deployment", "action": "proceed-with-conditions",
+            "roles": ["safety-officer", "reviewer", "admin"], "override": true,
+            "override_roles": ["admin"], "reason": "board exception"}));
+        w.sign("o1", "safety-officer", "alice");
+        w.sign("o1", "reviewer", "bob");
+        w.decide("o1");
+        assert!(
+            !w.state().answer("m", Stage::ApiDeployment).allowed,
+            "admin has not signed"
+        );
+        w.sign("o1", "admin", "dave");
+        w.decide("o1");
+        let answer = w.state().answer("m", Stage::ApiDeployment);
+        assert!(
+            answer.allowed && answer.why.contains("overriding a halt"),
+            "{answer:?}"
+        );
     }
 }

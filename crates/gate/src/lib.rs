@@ -8,13 +8,16 @@
 //! - [`assess`]: determinations (`below`, `alert`, `crossed`, `cannot_rule_out`), safeguards met
 //!   or missing per stage, scorecard verdicts, residual risk, re-assessment triggers.
 //! - [`scorecard`]: an assessment as Markdown or HTML.
-//! - [`decision`]: proposals, sign-offs, decisions and pauses folded from ledger entries into
-//!   what each model may do at each stage.
+//! - [`decision`]: proposals, sign-offs, decisions and pauses folded from ledger entries (with
+//!   the identities that sign them) into what each model may do at each stage.
+//! - [`service`]: what `warden gate …` and the `/v1/gate` routes do, written once: evidence
+//!   from eval runs vouched for by the ledger, assessments, proposals, signed sign-offs,
+//!   decisions, pauses, attestations, notifications.
 //!
 //! The shipped policies live in `policies/` at the repository root (see [`SHIPPED_POLICIES`]).
 //!
-//! **Invariants:** nothing here does IO, stores or signs anything (the CLI, store, ledger and
-//! sign-offs sit on top); nothing panics on bad input; missing, stale or straddling evidence is
+//! **Invariants:** only [`service`] does IO (through the ledger, the eval store and
+//! notifications); every other module is pure. Nothing panics on bad input; missing, stale or straddling evidence is
 //! `cannot_rule_out` and treated as crossed, so no evidence never yields `below`.
 
 pub mod assess;
@@ -23,6 +26,7 @@ pub mod lint;
 pub mod metrics;
 pub mod policy;
 pub mod scorecard;
+pub mod service;
 
 pub use assess::{
     Assessment, Attestation, Determination, Evidence, ScalingState, ThresholdDetermination, assess,

@@ -544,6 +544,19 @@ impl Linter<'_> {
                 "[signoff] roles is empty: name at least one role that must sign decisions".into(),
             );
         }
+        for role in &signoff.override_roles {
+            if role.get_ref().parse::<Role>().is_err() {
+                let hint = did_you_mean(role.get_ref(), Role::ALL.iter().map(|r| r.as_str()));
+                self.at(
+                    role,
+                    format!(
+                        "override: unknown role `{}`; {hint}known: {}",
+                        role.get_ref(),
+                        Role::ALL.map(Role::as_str).join(", ")
+                    ),
+                );
+            }
+        }
         let mut seen = BTreeSet::new();
         for role in &signoff.roles {
             if role.get_ref().parse::<Role>().is_err() {

@@ -344,6 +344,10 @@ pub struct Signoff {
     /// Each role signed by a different person.
     #[serde(default = "yes")]
     pub distinct: bool,
+    /// Roles that must also sign to override a halt. Empty (the default): a halted stage cannot
+    /// be opened at all until a new assessment lifts the halt.
+    #[serde(default)]
+    pub override_roles: Vec<Spanned<String>>,
 }
 
 fn yes() -> bool {

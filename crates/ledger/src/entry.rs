@@ -45,6 +45,34 @@ pub enum EntryError {
     PayloadTooLarge(usize),
     #[error("payload has no canonical JSON form: {0}")]
     NotCanonical(#[from] canonical::CanonicalError),
+    #[error(
+        "kind `{kind}` belongs to a capability and is written only through {command}; the generic append takes other kinds (for example `note.incident`)"
+    )]
+    Reserved { kind: String, command: &'static str },
+}
+
+/// Entry kinds that belong to a capability, by prefix, with the commands that write them. Their
+/// entries carry the capability's own checks (roles, signatures, evidence), so the generic append
+/// (`POST /v1/ledger/entries`, `warden ledger append`) refuses them: a key that may record events
+/// must not be able to write a gate decision or a key grant.
+pub const RESERVED_KINDS: &[(&str, &str)] = &[
+    ("access.", "`warden keys …` or the /v1/keys routes"),
+    ("data.", "`warden data …`"),
+    ("eval.", "`warden eval …`"),
+    ("gate.", "`warden gate …` or the /v1/gate routes"),
+    ("guard.", "`warden gateway` and the guard routes"),
+    ("ledger.", "`warden ledger …`"),
+    ("mark.", "`warden label …`"),
+    ("registry.", "`warden registry …`"),
+    ("watermark.", "`warden watermark …`"),
+];
+
+/// The command that owns `kind`, when a capability reserves it.
+pub fn reserved_by(kind: &str) -> Option<&'static str> {
+    RESERVED_KINDS
+        .iter()
+        .find(|(prefix, _)| kind.starts_with(prefix) || prefix.strip_suffix('.') == Some(kind))
+        .map(|(_, command)| *command)
 }
 
 impl EntryDraft {
@@ -82,6 +110,18 @@ impl EntryDraft {
             return Err(EntryError::PayloadTooLarge(size));
         }
         Ok(())
+    }
+
+    /// Check the draft for the generic append: valid, and of a kind no capability reserves.
+    pub fn validate_generic(&self) -> Result<(), EntryError> {
+        self.validate()?;
+        match reserved_by(&self.kind) {
+            Some(command) => Err(EntryError::Reserved {
+                kind: self.kind.clone(),
+                command,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Give the draft its index: canonical text and leaf hash.
@@ -147,6 +187,29 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_10_capability_kinds_are_refused_by_the_generic_append() {
+        for kind in [
+            "gate.decision",
+            "gate.signoff",
+            "access.key_created",
+            "eval.run.finished",
+            "gate",
+        ] {
+            let err = draft(kind).validate_generic().unwrap_err();
+            assert!(matches!(err, EntryError::Reserved { .. }), "{kind}");
+            assert!(err.to_string().contains("warden"), "{err}");
+        }
+        for kind in [
+            "note.incident",
+            "gateway-log",
+            "evaluation",
+            "incident.report",
+        ] {
+            draft(kind).validate_generic().unwrap();
+        }
+    }
 
     fn draft(kind: &str) -> EntryDraft {
         EntryDraft {

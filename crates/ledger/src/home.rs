@@ -1,5 +1,7 @@
 //! The Warden home: `warden.toml`, the instance's ledger signing key (`ledger.key`, mode 0600),
-//! its verifier key (`ledger.pub`) and, by default, the SQLite database (`warden.db`).
+//! its verifier key (`ledger.pub`), the latest checkpoint that key signed (`ledger.checkpoint`,
+//! kept outside the database so that a deleted, emptied or swapped database is noticed rather
+//! than silently started afresh) and, by default, the SQLite database (`warden.db`).
 
 use std::fs;
 use std::io::Write as _;
@@ -8,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::log::Ledger;
+use std::sync::Arc;
+
+use crate::log::{Ledger, LedgerError, Witness};
 use crate::note::{NoteError, NoteSigner};
 use crate::store::{self, StoreError};
 
@@ -16,6 +20,8 @@ pub const CONFIG_FILE: &str = "warden.toml";
 pub const KEY_FILE: &str = "ledger.key";
 pub const VERIFIER_FILE: &str = "ledger.pub";
 pub const DATABASE_FILE: &str = "warden.db";
+/// The latest signed checkpoint, as a signed note.
+pub const CHECKPOINT_FILE: &str = "ledger.checkpoint";
 /// Default API address: loopback only.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8440";
 /// Default largest request body.
@@ -36,6 +42,17 @@ pub struct Config {
     pub model: ModelConfig,
     #[serde(default)]
     pub gate: GateConfig,
+    #[serde(default)]
+    pub tls: TlsConfig,
+}
+
+/// `[tls]`: outbound HTTPS trust beyond the system's root certificates.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// A PEM file of private CA certificates to trust as well (like `SSL_CERT_FILE`).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[gate]`: who hears when a threshold is crossed or a model is paused.
@@ -70,6 +87,10 @@ pub struct ModelConfig {
 pub struct LedgerConfig {
     /// The checkpoint origin line and signing key name, unique to this instance.
     pub origin: String,
+    /// A folder (another disk, a synced share) that gets every signed checkpoint as
+    /// `checkpoint-SIZE.txt`, so people who do not share the database's disk can spot a split view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_dir: Option<PathBuf>,
 }
 
 /// `[server]`.
@@ -145,6 +166,8 @@ pub enum HomeError {
     BadOrigin(NoteError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> HomeError + '_ {
@@ -189,11 +212,15 @@ impl Home {
         fs::write(&verifier_path, format!("{}\n", signer.verifier()))
             .map_err(io(&verifier_path))?;
         let config = Config {
-            ledger: LedgerConfig { origin },
+            ledger: LedgerConfig {
+                origin,
+                publish_dir: None,
+            },
             server: ServerConfig::default(),
             database: DatabaseConfig { url: database_url },
             model: ModelConfig::default(),
             gate: GateConfig::default(),
+            tls: TlsConfig::default(),
         };
         let text = toml::to_string_pretty(&config).map_err(|e| HomeError::BadConfig {
             path: config_path.display().to_string(),
@@ -294,15 +321,70 @@ impl Home {
         Ok(signer)
     }
 
-    /// Connect to the store (applying migrations) and start the ledger service.
+    /// Connect to the store (applying migrations), start the ledger service and check that the
+    /// database holds the tree this home's key has signed: a missing, emptied, swapped or rolled
+    /// back database is a [`LedgerError::Fork`], never a fresh start.
     pub async fn open_ledger(&self, url_override: Option<&str>) -> Result<Ledger, HomeError> {
-        let store = store::connect(&self.database_url(url_override)).await?;
-        Ok(Ledger::new(
-            store,
-            self.signer()?,
-            self.config.ledger.origin.clone(),
-        ))
+        let ledger = self.open_ledger_unchecked(url_override).await?;
+        ledger.check_continuity().await?;
+        Ok(ledger)
     }
+
+    /// [`Home::open_ledger`] without the continuity check, for `warden ledger accept-rollback`.
+    pub async fn open_ledger_unchecked(
+        &self,
+        url_override: Option<&str>,
+    ) -> Result<Ledger, HomeError> {
+        let store = store::connect(&self.database_url(url_override)).await?;
+        let witness = HomeWitness {
+            path: self.root.join(CHECKPOINT_FILE),
+            publish_dir: self.config.ledger.publish_dir.clone(),
+        };
+        Ok(
+            Ledger::new(store, self.signer()?, self.config.ledger.origin.clone())
+                .with_witness(Arc::new(witness)),
+        )
+    }
+}
+
+/// The home's record of what its key signed, and the publication of each new checkpoint.
+#[derive(Debug)]
+struct HomeWitness {
+    path: PathBuf,
+    publish_dir: Option<PathBuf>,
+}
+
+impl Witness for HomeWitness {
+    fn latest(&self) -> Result<Option<String>, String> {
+        match fs::read_to_string(&self.path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", self.path.display())),
+        }
+    }
+
+    fn record(&self, size: u64, note: &str) -> Result<(), String> {
+        write_atomically(&self.path, note.as_bytes())
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        if let Some(dir) = &self.publish_dir {
+            let published = dir.join(format!("checkpoint-{size}.txt"));
+            fs::create_dir_all(dir)
+                .and_then(|()| write_atomically(&published, note.as_bytes()))
+                .map_err(|e| format!("publishing to {}: {e}", published.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file in the same folder and a rename, so a reader
+/// (or a crash) never sees half a file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -33,6 +33,20 @@ pub enum LedgerError {
     Signing(#[from] NoteError),
     #[error("the ledger writer has stopped; restart Warden")]
     WriterStopped,
+    /// The database does not hold the tree this key has signed: missing, emptied, swapped for
+    /// another or rolled back to an older backup.
+    #[error("{0}")]
+    Fork(String),
+}
+
+/// Where the checkpoints a key has signed are kept outside the database (the home's
+/// `ledger.checkpoint`) and published. The ledger refuses to sign, or to open, a tree that does
+/// not extend the latest one recorded here.
+pub trait Witness: Send + Sync + std::fmt::Debug {
+    /// The latest recorded checkpoint, as a signed note.
+    fn latest(&self) -> Result<Option<String>, String>;
+    /// Record (and publish) a newly signed checkpoint of `size` entries.
+    fn record(&self, size: u64, note: &str) -> Result<(), String>;
 }
 
 type Reply = oneshot::Sender<Result<SealedEntry, StoreError>>;
@@ -44,6 +58,9 @@ pub struct Ledger {
     signer: Arc<NoteSigner>,
     origin: String,
     writer: mpsc::Sender<(EntryDraft, Reply)>,
+    witness: Option<Arc<dyn Witness>>,
+    /// Serialises checkpoint signing in this process, so the witness only moves forward.
+    signing: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -65,7 +82,120 @@ impl Ledger {
             signer: Arc::new(signer),
             origin,
             writer,
+            witness: None,
+            signing: Arc::default(),
         }
+    }
+
+    /// Keep every signed checkpoint with `witness`, and check the tree against it.
+    pub fn with_witness(mut self, witness: Arc<dyn Witness>) -> Self {
+        self.witness = Some(witness);
+        self
+    }
+
+    /// The latest checkpoint the witness holds, checked against this log's key.
+    fn witnessed(&self) -> Result<Option<(Checkpoint, String)>, LedgerError> {
+        let Some(witness) = &self.witness else {
+            return Ok(None);
+        };
+        let Some(note) = witness.latest().map_err(LedgerError::Fork)? else {
+            return Ok(None);
+        };
+        let body = self.verifier().open(&note).map_err(|e| {
+            LedgerError::Fork(format!(
+                "the recorded latest checkpoint (ledger.checkpoint in the home) does not verify with this instance's key ({e}); restore it from a backup of this home"
+            ))
+        })?;
+        let checkpoint = Checkpoint::parse_body(body).map_err(|e| {
+            LedgerError::Fork(format!("the recorded latest checkpoint is unreadable: {e}"))
+        })?;
+        Ok(Some((checkpoint, note)))
+    }
+
+    /// Check that the database holds the tree the key has signed: at least as many entries as
+    /// the latest recorded checkpoint, with the same root at that size. A home that recorded no
+    /// checkpoint yet (made before checkpoints were kept outside the database) records the
+    /// latest one the database holds.
+    pub async fn check_continuity(&self) -> Result<(), LedgerError> {
+        let Some(witness) = &self.witness else {
+            return Ok(());
+        };
+        let Some((signed, _)) = self.witnessed()? else {
+            if let Some(latest) = self.store.checkpoints().await?.pop() {
+                witness
+                    .record(latest.size, &latest.note)
+                    .map_err(LedgerError::Fork)?;
+            }
+            return Ok(());
+        };
+        let size = self.size().await?;
+        let backend = self.store.backend();
+        if size < signed.size {
+            return Err(LedgerError::Fork(format!(
+                "the {backend} database holds {size} ledger entries, but this home's key has signed a checkpoint of {} entries (ledger.checkpoint): the database is missing, emptied or an older backup, and starting afresh would fork the log. Restore the current database; to go back to an older backup on purpose, run `warden ledger accept-rollback --reason TEXT`, which records it",
+                signed.size
+            )));
+        }
+        let root = self
+            .range_hashes(&[(0, signed.size)])
+            .await?
+            .pop()
+            .unwrap_or_else(merkle::empty_root);
+        if root != signed.root {
+            return Err(LedgerError::Fork(format!(
+                "the {backend} database's first {} entries are not the tree this home's key signed (ledger.checkpoint): it is another log or a rewritten one. Restore the right database, or run `warden ledger verify` against it to see where it differs",
+                signed.size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Accept that the database is an older state than the latest signed checkpoint (a restored
+    /// backup): record the acknowledgement, with the checkpoint being abandoned, in the ledger,
+    /// and sign on from the database as it is.
+    pub async fn accept_rollback(
+        &self,
+        reason: &str,
+        actor: &str,
+    ) -> Result<SealedEntry, LedgerError> {
+        let Some((signed, note)) = self.witnessed()? else {
+            return Err(LedgerError::OutOfRange(
+                "this home has recorded no signed checkpoint, so there is no rollback to accept"
+                    .into(),
+            ));
+        };
+        if self.check_continuity().await.is_ok() {
+            return Err(LedgerError::OutOfRange(
+                "the database extends the latest signed checkpoint; there is no rollback to accept"
+                    .into(),
+            ));
+        }
+        if reason.trim().is_empty() {
+            return Err(LedgerError::OutOfRange(
+                "say why the older state is accepted (--reason)".into(),
+            ));
+        }
+        let entry = self
+            .append(EntryDraft::now(
+                "ledger.rollback_accepted",
+                actor,
+                format!("checkpoint:{}", signed.size),
+                serde_json::json!({
+                    "abandoned_checkpoint": note,
+                    "abandoned_size": signed.size,
+                    "database_size": self.size().await?,
+                    "reason": reason,
+                }),
+            ))
+            .await?;
+        let _guard = self.signing.lock().await;
+        let stored = self.sign_at(entry.index + 1).await?;
+        if let Some(witness) = &self.witness {
+            witness
+                .record(stored.size, &stored.note)
+                .map_err(LedgerError::Fork)?;
+        }
+        Ok(entry)
     }
 
     /// The log's origin line.
@@ -76,6 +206,12 @@ impl Ledger {
     /// The verifier key outsiders use to check checkpoints.
     pub fn verifier(&self) -> NoteVerifier {
         self.signer.verifier()
+    }
+
+    /// Sign `statement` (newline-terminated, no blank line) with the instance key as a signed
+    /// note; used for grants the ledger's fold must be able to tell from forged rows.
+    pub(crate) fn countersign(&self, statement: &str) -> Result<String, LedgerError> {
+        Ok(self.signer.sign(statement)?)
     }
 
     /// The underlying store.
@@ -92,6 +228,24 @@ impl Ledger {
             .await
             .map_err(|_| LedgerError::WriterStopped)?;
         Ok(answer.await.map_err(|_| LedgerError::WriterStopped)??)
+    }
+
+    /// Append one entry through the generic surface (`POST /v1/ledger/entries`,
+    /// `warden ledger append`): kinds a capability reserves are refused.
+    pub async fn append_generic(&self, draft: EntryDraft) -> Result<SealedEntry, LedgerError> {
+        draft.validate_generic()?;
+        self.append(draft).await
+    }
+
+    /// Append many entries through the generic surface, in one transaction; all or nothing.
+    pub async fn append_batch_generic(
+        &self,
+        drafts: &[EntryDraft],
+    ) -> Result<Vec<SealedEntry>, LedgerError> {
+        for draft in drafts {
+            draft.validate_generic()?;
+        }
+        self.append_batch(drafts).await
     }
 
     /// Append many entries in one transaction, in order; all or nothing.
@@ -124,13 +278,49 @@ impl Ledger {
             .collect()
     }
 
+    /// Every entry from `start` up to the size the ledger had when the call began whose kind
+    /// `wanted` accepts, and that size: fold up to it and resume from it, so an entry appended
+    /// between two reads is never skipped.
+    pub async fn scan(
+        &self,
+        start: u64,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<(Vec<Entry>, u64), LedgerError> {
+        let size = self.size().await?;
+        let mut out = Vec::new();
+        let mut next = start;
+        while next < size {
+            let limit = (size - next).min(MAX_PAGE);
+            let page = self.entries(next, limit).await?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            next = last.index + 1;
+            out.extend(page.into_iter().filter(|e| wanted(&e.kind)));
+        }
+        Ok((out, size.max(start)))
+    }
+
+    /// The identities the ledger records (keys, people, signing keys), folded and checked
+    /// against this instance's key.
+    pub async fn access_state(&self) -> Result<crate::access::AccessState, LedgerError> {
+        let mut state = crate::access::AccessState::new(self.verifier(), self.origin.clone());
+        let (entries, _) = self.scan(0, |kind| kind.starts_with("access.")).await?;
+        for entry in &entries {
+            state.apply(entry.index, &entry.kind, &entry.subject, &entry.payload);
+        }
+        Ok(state)
+    }
+
     /// The signed checkpoint for the current size, signing one if none exists yet.
     pub async fn checkpoint(&self) -> Result<StoredCheckpoint, LedgerError> {
         let size = self.size().await?;
         self.checkpoint_at(size).await
     }
 
-    /// The signed checkpoint at `size` (≤ current size), signing one if none exists yet.
+    /// The signed checkpoint at `size` (≤ current size), signing one if none exists yet. With a
+    /// witness, nothing is signed unless the tree extends the latest recorded checkpoint, so the
+    /// key never signs two roots for one size; a new largest checkpoint is recorded and published.
     pub async fn checkpoint_at(&self, size: u64) -> Result<StoredCheckpoint, LedgerError> {
         let current = self.size().await?;
         if size > current {
@@ -138,6 +328,26 @@ impl Ledger {
                 "tree size {size} is larger than the ledger ({current} entries)"
             )));
         }
+        if let Some(stored) = self.store.checkpoint_at(size).await? {
+            return Ok(stored);
+        }
+        let _guard = self.signing.lock().await;
+        self.check_continuity().await?;
+        let stored = self.sign_at(size).await?;
+        if let Some(witness) = &self.witness {
+            let newer = self
+                .witnessed()?
+                .is_none_or(|(signed, _)| stored.size > signed.size);
+            if newer {
+                witness
+                    .record(stored.size, &stored.note)
+                    .map_err(LedgerError::Fork)?;
+            }
+        }
+        Ok(stored)
+    }
+
+    async fn sign_at(&self, size: u64) -> Result<StoredCheckpoint, LedgerError> {
         if let Some(stored) = self.store.checkpoint_at(size).await? {
             return Ok(stored);
         }

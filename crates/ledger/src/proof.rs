@@ -56,6 +56,14 @@ pub enum BundleError {
     IndexMismatch { claimed: u64, index: u64 },
     #[error("the two checkpoints are for different logs")]
     OriginMismatch,
+    /// The checkpoint the auditor kept cannot be related to the bundle.
+    #[error("kept checkpoint: {0}")]
+    Kept(String),
+    /// The bundle shows a different tree at a size the auditor already holds: a split view.
+    #[error(
+        "SPLIT VIEW: the log signed a different root at size {size} than the checkpoint you kept; the operator has shown two versions of the log"
+    )]
+    SplitView { size: u64 },
 }
 
 /// What a verified bundle established.
@@ -68,6 +76,40 @@ pub struct Verified {
     pub index: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub old_tree_size: Option<u64>,
+}
+
+impl ProofBundle {
+    /// Check that this bundle proves from `kept`, a signed checkpoint the auditor saved earlier:
+    /// a checkpoint in the bundle at the kept size must have the kept root (else it is a split
+    /// view), and the bundle must start from the kept size. Call after [`ProofBundle::verify`].
+    pub fn extends_kept(&self, verifier: &NoteVerifier, kept: &str) -> Result<(), BundleError> {
+        let body = verifier.open(kept)?;
+        let kept = Checkpoint::parse_body(body)?;
+        let notes: Vec<&str> = match self {
+            ProofBundle::Inclusion(b) => vec![b.checkpoint.as_str()],
+            ProofBundle::Consistency(b) => {
+                vec![b.old_checkpoint.as_str(), b.new_checkpoint.as_str()]
+            }
+        };
+        let mut sizes = Vec::new();
+        for note in notes {
+            let checkpoint = Checkpoint::parse_body(verifier.open(note)?)?;
+            if checkpoint.origin != kept.origin {
+                return Err(BundleError::OriginMismatch);
+            }
+            if checkpoint.size == kept.size {
+                if checkpoint.root != kept.root {
+                    return Err(BundleError::SplitView { size: kept.size });
+                }
+                return Ok(());
+            }
+            sizes.push(checkpoint.size);
+        }
+        Err(BundleError::Kept(format!(
+            "the bundle is for tree size(s) {sizes:?}, not the size {} you kept; ask for `warden ledger proof --since {}` to prove the log extends your checkpoint",
+            kept.size, kept.size
+        )))
+    }
 }
 
 /// Encode hashes for a bundle.

@@ -307,7 +307,7 @@ on_both!(
 on_both!(keys_are_stored_hashed_recorded_and_revocable, async |db| {
     let ledger = ledger(&db, signer()).await;
     let store = ledger.store().as_ref();
-    let (minted, grant) = access::create_key(store, "ci", &[Role::Evaluator], "local:root")
+    let (minted, grant) = access::create_key(&ledger, "ci", None, &[Role::Evaluator], "local:root")
         .await
         .unwrap();
     assert_eq!(grant.index, 0);

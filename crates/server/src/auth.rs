@@ -62,6 +62,8 @@ pub const ANY_ROLE: &[Role] = &Role::ALL;
 pub struct Caller {
     pub key_id: String,
     pub name: String,
+    /// The person the key was issued to (case-folded).
+    pub person: String,
     pub roles: Vec<Role>,
 }
 
@@ -115,6 +117,7 @@ pub async fn require(
     request.extensions_mut().insert(Caller {
         key_id: key.id,
         name: key.name,
+        person: key.person,
         roles: key.roles,
     });
     Ok(next.run(request).await)

@@ -85,6 +85,9 @@ impl From<LedgerError> for ApiError {
     fn from(error: LedgerError) -> Self {
         match error {
             LedgerError::Store(store) => store.into(),
+            LedgerError::InvalidEntry(
+                entry @ warden_ledger::entry::EntryError::Reserved { .. },
+            ) => Self::new(StatusCode::FORBIDDEN, "reserved_kind", entry.to_string()),
             LedgerError::InvalidEntry(entry) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_entry",
@@ -93,7 +96,9 @@ impl From<LedgerError> for ApiError {
             LedgerError::OutOfRange(message) => {
                 Self::new(StatusCode::NOT_FOUND, "out_of_range", message)
             }
-            other @ (LedgerError::Signing(_) | LedgerError::WriterStopped) => Self::new(
+            other @ (LedgerError::Signing(_)
+            | LedgerError::WriterStopped
+            | LedgerError::Fork(_)) => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 other.to_string(),
@@ -106,6 +111,7 @@ impl From<AccessError> for ApiError {
     fn from(error: AccessError) -> Self {
         match error {
             AccessError::Store(store) => store.into(),
+            AccessError::Ledger(ledger) => ledger.into(),
             AccessError::Random => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -77,12 +77,14 @@ impl MakeRequestId for UuidV7 {
 pub fn app(ledger: Ledger, options: &ServerOptions) -> Router {
     let table = routes::table();
     let state = AppState {
-        ledger,
+        ledger: ledger.clone(),
         metrics: metrics::Metrics::default(),
         openapi: Arc::new(openapi::document(&table)),
         max_upload_bytes: options.max_upload_bytes,
         model: options.model.clone(),
-        gate: Arc::default(),
+        gate: Arc::new(tokio::sync::Mutex::new(
+            warden_gate::decision::GateState::new(ledger.verifier(), ledger.origin()),
+        )),
     };
     let mut router: Router<AppState> = Router::new();
     for route in &table {

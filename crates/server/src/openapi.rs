@@ -83,12 +83,13 @@ pub fn document(routes: &[Route]) -> Value {
                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
                 }}},
                 "AppendRequest": {"type": "object", "additionalProperties": false, "required": ["kind", "subject"], "properties": {
-                    "kind": {"type": "string", "pattern": "^[a-z][a-z0-9._-]{0,63}$", "examples": ["gate.decision"]},
+                    "kind": {"type": "string", "pattern": "^[a-z][a-z0-9._-]{0,63}$", "examples": ["note.incident"], "description": "kinds a capability reserves (access., data., eval., gate., guard., ledger., mark., registry., watermark.) are refused with 403: write them through that capability's routes"},
                     "subject": {"type": "string", "minLength": 1, "maxLength": 512},
                     "payload": {"description": "any JSON value; integers beyond ±2^53 must be strings"},
                 }},
-                "SignRequest": {"type": "object", "additionalProperties": false, "required": ["role"], "properties": {
+                "SignRequest": {"type": "object", "additionalProperties": false, "required": ["role", "note"], "properties": {
                     "role": {"type": "string", "description": "a role the proposal needs and the calling key holds", "examples": ["safety-officer"]},
+                    "note": {"type": "string", "description": "the text of GET /v1/gate/proposals/{id}/statement signed by the person's registered signing key, as a C2SP signed note"},
                 }},
                 "BatchRequest": {"type": "object", "additionalProperties": false, "required": ["entries"], "properties": {
                     "entries": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"$ref": "#/components/schemas/AppendRequest"}},

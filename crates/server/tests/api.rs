@@ -36,19 +36,20 @@ impl Drop for Server {
     }
 }
 
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("person-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 impl Server {
     async fn start(db: TestDatabase) -> Self {
         let signer = NoteSigner::generate(ORIGIN).unwrap();
         let verifier = signer.verifier();
         let ledger = Ledger::new(db.store().await.unwrap(), signer, ORIGIN.into());
-        let (minted, _) = access::create_key(
-            ledger.store().as_ref(),
-            "root",
-            &[Role::Admin],
-            "local:test",
-        )
-        .await
-        .unwrap();
+        let (minted, _) = access::create_key(&ledger, "root", None, &[Role::Admin], "local:test")
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -77,7 +78,9 @@ impl Server {
     }
 
     async fn key(&self, roles: &[Role]) -> String {
-        access::create_key(self.ledger.store().as_ref(), "k", roles, "local:test")
+        // Each test key is its own person, as keys of different people would be.
+        let person = uuid_like();
+        access::create_key(&self.ledger, "k", Some(&person), roles, "local:test")
             .await
             .unwrap()
             .0
@@ -257,7 +260,7 @@ on_both!(
         let reader = server.key(&[Role::Auditor]).await;
         for n in 0..5 {
             let (status, body) = server
-            .send(Method::POST, "/v1/ledger/entries", Some(&writer), Some(json!({"kind": "eval.run_finished", "subject": format!("run-{n}"), "payload": {"asr": 0.1}})))
+            .send(Method::POST, "/v1/ledger/entries", Some(&writer), Some(json!({"kind": "note.run_finished", "subject": format!("run-{n}"), "payload": {"asr": 0.1}})))
             .await;
             assert_eq!(status, StatusCode::CREATED, "{body}");
             assert!(

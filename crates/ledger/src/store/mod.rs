@@ -115,6 +115,8 @@ pub trait LedgerStore: Send + Sync {
 pub struct ApiKeyRecord {
     pub id: String,
     pub name: String,
+    /// The person the key was issued to, case-folded ([`crate::access::person_id`]).
+    pub person: String,
     /// The first characters of the secret, to recognise a key in lists.
     pub prefix: String,
     pub secret_hash: Hash,
@@ -225,6 +227,11 @@ pub(crate) fn plan_append(
         entries.push(sealed);
     }
     Ok(AppendPlan { entries, nodes })
+}
+
+/// The stored person, or (for keys made before keys recorded people) one named after the key.
+fn person_or_name(person: Option<String>, name: String) -> String {
+    person.unwrap_or_else(|| crate::access::person_id(&name))
 }
 
 fn to_i64(value: u64) -> Result<i64, StoreError> {

@@ -11,8 +11,8 @@ use sqlx::{Connection as _, PgConnection, Postgres, Row, Transaction};
 
 use super::{
     ApiKeyRecord, AppendPlan, ColumnInfo, KeyStore, LedgerStore, Store, StoreError,
-    StoredCheckpoint, node_ids_json, plan_append, redact_url, roles_from_text, roles_to_text,
-    to_hash, to_i64,
+    StoredCheckpoint, node_ids_json, person_or_name, plan_append, redact_url, roles_from_text,
+    roles_to_text, to_hash, to_i64,
 };
 use crate::entry::{EntryDraft, SealedEntry};
 use crate::merkle::{Hash, NodeId, decompose};
@@ -160,6 +160,10 @@ fn key_from_row(row: &PgRow) -> Result<ApiKeyRecord, StoreError> {
     Ok(ApiKeyRecord {
         id: row.try_get("id").map_err(err)?,
         name: row.try_get("name").map_err(err)?,
+        person: person_or_name(
+            row.try_get("person").map_err(err)?,
+            row.try_get("name").map_err(err)?,
+        ),
         prefix: row.try_get("prefix").map_err(err)?,
         secret_hash: to_hash(row.try_get("secret_hash").map_err(err)?)?,
         roles: roles_from_text(row.try_get("roles").map_err(err)?)?,
@@ -178,7 +182,7 @@ fn checkpoint_from_row(row: &PgRow) -> Result<StoredCheckpoint, StoreError> {
     })
 }
 
-const KEY_COLUMNS: &str = "id, name, prefix, secret_hash, roles, created_at, revoked_at";
+const KEY_COLUMNS: &str = "id, name, person, prefix, secret_hash, roles, created_at, revoked_at";
 
 #[async_trait]
 impl LedgerStore for PgStore {
@@ -272,8 +276,8 @@ impl KeyStore for PgStore {
         event.validate()?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO api_keys (id, name, prefix, secret_hash, roles, created_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO api_keys (id, name, prefix, secret_hash, roles, created_at, revoked_at, person) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&key.id)
         .bind(&key.name)
@@ -282,6 +286,7 @@ impl KeyStore for PgStore {
         .bind(roles_to_text(&key.roles))
         .bind(&key.created_at)
         .bind(&key.revoked_at)
+        .bind(&key.person)
         .execute(&mut *tx)
         .await
         .map_err(err)?;

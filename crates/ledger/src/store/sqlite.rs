@@ -13,7 +13,8 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
     ApiKeyRecord, AppendPlan, ColumnInfo, KeyStore, LedgerStore, Store, StoreError,
-    StoredCheckpoint, node_ids_json, plan_append, roles_from_text, roles_to_text, to_hash, to_i64,
+    StoredCheckpoint, node_ids_json, person_or_name, plan_append, roles_from_text, roles_to_text,
+    to_hash, to_i64,
 };
 use crate::entry::{EntryDraft, SealedEntry};
 use crate::merkle::{Hash, NodeId, decompose};
@@ -134,6 +135,10 @@ fn key_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ApiKeyRecord, StoreErro
     Ok(ApiKeyRecord {
         id: row.try_get("id").map_err(err)?,
         name: row.try_get("name").map_err(err)?,
+        person: person_or_name(
+            row.try_get("person").map_err(err)?,
+            row.try_get("name").map_err(err)?,
+        ),
         prefix: row.try_get("prefix").map_err(err)?,
         secret_hash: to_hash(row.try_get("secret_hash").map_err(err)?)?,
         roles: roles_from_text(row.try_get("roles").map_err(err)?)?,
@@ -152,7 +157,7 @@ fn checkpoint_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredCheckpoint
     })
 }
 
-const KEY_COLUMNS: &str = "id, name, prefix, secret_hash, roles, created_at, revoked_at";
+const KEY_COLUMNS: &str = "id, name, person, prefix, secret_hash, roles, created_at, revoked_at";
 
 #[async_trait]
 impl LedgerStore for SqliteStore {
@@ -250,8 +255,8 @@ impl KeyStore for SqliteStore {
         event.validate()?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO api_keys (id, name, prefix, secret_hash, roles, created_at, revoked_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO api_keys (id, name, prefix, secret_hash, roles, created_at, revoked_at, person) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .bind(&key.id)
         .bind(&key.name)
@@ -260,6 +265,7 @@ impl KeyStore for SqliteStore {
         .bind(roles_to_text(&key.roles))
         .bind(&key.created_at)
         .bind(&key.revoked_at)
+        .bind(&key.person)
         .execute(&mut *tx)
         .await
         .map_err(err)?;

@@ -19,6 +19,9 @@ use crate::extract::{ApiJson, ApiPath};
 pub struct CreateKey {
     name: String,
     roles: Vec<Role>,
+    /// The person the key is issued to; defaults to the key's name.
+    #[serde(default)]
+    person: Option<String>,
 }
 
 /// The listing form of a key: never the secret or its hash.
@@ -26,6 +29,7 @@ pub fn describe(key: &ApiKeyRecord) -> Value {
     json!({
         "id": key.id,
         "name": key.name,
+        "person": key.person,
         "prefix": key.prefix,
         "roles": key.roles,
         "created_at": key.created_at,
@@ -40,8 +44,9 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateKey>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (minted, entry) = access::create_key(
-        state.ledger.store().as_ref(),
+        &state.ledger,
         &body.name,
+        body.person.as_deref(),
         &body.roles,
         &caller.actor(),
     )

@@ -46,7 +46,10 @@ pub async fn append(
     Extension(caller): Extension<Caller>,
     ApiJson(body): ApiJson<AppendRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let sealed = state.ledger.append(body.into_draft(&caller)).await?;
+    let sealed = state
+        .ledger
+        .append_generic(body.into_draft(&caller))
+        .await?;
     let entry: Value = serde_json::from_str(&sealed.text).unwrap_or(Value::Null);
     Ok((
         StatusCode::CREATED,
@@ -77,7 +80,7 @@ pub async fn append_batch(
         .into_iter()
         .map(|request| request.into_draft(&caller))
         .collect();
-    let sealed = state.ledger.append_batch(&drafts).await?;
+    let sealed = state.ledger.append_batch_generic(&drafts).await?;
     let indexes: Vec<u64> = sealed.iter().map(|entry| entry.index).collect();
     Ok((
         StatusCode::CREATED,
