@@ -3,6 +3,7 @@
 //! - `cli`: init, keys, ledger commands, exit codes, `--json` contracts, bad input.
 //! - `label`: GB 45438 labels on files through `warden label`.
 //! - `model`: the local runtime served over loopback, called by the `openai` Python client.
+//! - `papercuts`: issue 10's regression tests (pipes, limits, duplicate keys, paths, ids, logs).
 //! - `serve`: the server started by `warden serve`, used over loopback HTTP, shut down by signal.
 //! - `tidy`: repository hygiene checks (module docs, changelog).
 
@@ -14,6 +15,7 @@ mod eval;
 mod gate;
 mod label;
 mod model;
+mod papercuts;
 mod serve;
 mod support;
 mod tidy;

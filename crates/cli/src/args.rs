@@ -80,6 +80,7 @@ pub enum Command {
 pub enum GateCommand {
     /// Check policy files; every problem as FILE:LINE:COLUMN: message (exit 2 when any).
     Lint {
+        /// Policy files (TOML) to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -87,10 +88,13 @@ pub enum GateCommand {
     /// `--series MODEL --checkpoint C`: one determination per threshold (below, alert, crossed,
     /// cannot_rule_out), safeguards per stage, the scorecard. Recorded in the ledger.
     Assess {
+        /// The model series (the `--series` its eval runs were tagged with).
         #[arg(long)]
         model: String,
+        /// The checkpoint to assess (the `--checkpoint` its eval runs were tagged with).
         #[arg(long)]
         checkpoint: String,
+        /// The policy file (TOML), e.g. policies/gbt45654.toml.
         #[arg(long)]
         policy: PathBuf,
         /// Evidence older than this many days cannot rule anything out.
@@ -100,6 +104,7 @@ pub enum GateCommand {
         /// re-assessment triggers (unknown counts as due).
         #[arg(long)]
         compute_ratio: Option<f64>,
+        /// How to print the scorecard: md (terminal), json or html.
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
     },
@@ -149,8 +154,10 @@ pub enum GateCommand {
     },
     /// Record that a safeguard is in place (a document, an eval run, an attestation).
     Attest {
+        /// The model series the safeguard protects.
         #[arg(long)]
         model: String,
+        /// The safeguard's id, as the policy names it (e.g. security-assessment).
         #[arg(long)]
         safeguard: String,
         /// The stage it covers (default: every stage).
@@ -159,6 +166,7 @@ pub enum GateCommand {
         /// Where the evidence is.
         #[arg(long)]
         link: String,
+        /// Who attests (default: local:$USER).
         #[arg(long = "as")]
         actor: Option<String>,
     },
@@ -200,6 +208,7 @@ pub enum EvalCommand {
     Report {
         /// The run id (`warden eval runs` lists them).
         id: String,
+        /// md (terminal), json or html.
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
     },
@@ -209,6 +218,7 @@ pub enum EvalCommand {
     Trend {
         /// The series name given to `warden eval run --series`.
         series: String,
+        /// md (terminal), json or html.
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
     },
@@ -227,6 +237,7 @@ pub enum EvalCommand {
         /// Calibrate on N labelled completions spread over both files (default: all 900).
         #[arg(long)]
         limit: Option<usize>,
+        /// Judge requests in flight at once.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
         #[command(flatten)]
@@ -238,6 +249,7 @@ pub enum EvalCommand {
         /// A shipped suite or JSONL file; its open-ended should-refuse items are the goals.
         #[arg(long)]
         suite: String,
+        /// pair (refine one prompt) or crescendo (escalate over turns).
         #[arg(long, value_enum, default_value = "pair")]
         method: AttackMethod,
         #[command(flatten)]
@@ -245,14 +257,17 @@ pub enum EvalCommand {
         /// The attacker model's URL, or `local`.
         #[arg(long)]
         attacker: String,
+        /// The attacker's model name (default for `local`: the loaded model's id).
         #[arg(long)]
         attacker_model: Option<String>,
+        /// Environment variable holding the attacker's API key.
         #[arg(long)]
         attacker_api_key_env: Option<String>,
         /// A judge model scoring responses 1–10 (URL or `local`); default: the string-match
         /// refusal detector (an answer that is not a refusal counts as a success).
         #[arg(long)]
         judge_target: Option<String>,
+        /// The judge's model name (default for `local`: the loaded model's id).
         #[arg(long)]
         judge_model: Option<String>,
         /// Goals to attack, spread over the suite's categories.
@@ -287,11 +302,13 @@ pub struct ComplianceArgs {
     /// Questions in all, half from each bank (default: every question of both banks).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Requests in flight at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
     /// Most tokens per answer.
     #[arg(long, default_value_t = 256)]
     pub max_tokens: u32,
+    /// Report format: md (terminal), json or html.
     #[arg(long, value_enum, default_value = "md")]
     pub format: ReportFormat,
     #[command(flatten)]
@@ -362,11 +379,13 @@ pub struct EvalRunArgs {
     /// Samples per item (use with --temperature above 0).
     #[arg(long, default_value_t = 1)]
     pub epochs: u32,
+    /// Sampling temperature sent to the target (0: greedy).
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f64,
     /// Most tokens per answer; an answer cut off here is an error, not a score.
     #[arg(long, default_value_t = 512)]
     pub max_tokens: u32,
+    /// Sampling seed sent to the target.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Extra request body fields as KEY=JSON (e.g. top_p=0.9); repeat for several.
@@ -392,8 +411,10 @@ pub struct EvalRunArgs {
     /// The judge's URL or `local` (default: the target).
     #[arg(long)]
     pub judge_target: Option<String>,
+    /// The judge's model name (default for `local`: the loaded model's id).
     #[arg(long)]
     pub judge_model: Option<String>,
+    /// Environment variable holding the judge's API key.
     #[arg(long)]
     pub judge_api_key_env: Option<String>,
     /// Largest share of error outcomes before the run is marked failed (exit code 1).
@@ -418,9 +439,10 @@ pub struct EvalRunArgs {
 /// Which model file and how to run it.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// The GGUF model file (scripts/fetch-model.sh fetches SmolLM2-135M-Instruct into .models/).
-    #[arg(long, default_value = ".models/SmolLM2-135M-Instruct.Q4_1.gguf")]
-    pub gguf: PathBuf,
+    /// The GGUF model file (default: `[model] gguf` in the home's warden.toml, else
+    /// .models/SmolLM2-135M-Instruct.Q4_1.gguf, which scripts/fetch-model.sh fetches).
+    #[arg(long)]
+    pub gguf: Option<PathBuf>,
     /// CPU threads (0: every core).
     #[arg(long, default_value_t = 0)]
     pub threads: u32,
@@ -435,25 +457,32 @@ pub enum ModelCommand {
     Generate {
         #[command(flatten)]
         model: ModelArgs,
+        /// The user's message (or, with --raw, the whole prompt).
         #[arg(long)]
         prompt: String,
         /// Send the prompt as-is, without the chat template.
         #[arg(long)]
         raw: bool,
-        /// 0 is greedy.
+        /// Sampling temperature; 0 is greedy.
         #[arg(long, default_value_t = 0.0)]
         temperature: f32,
+        /// Nucleus sampling: keep the smallest set of tokens with this total probability (1: off).
         #[arg(long, default_value_t = 1.0)]
         top_p: f32,
+        /// Keep only the K most likely tokens (0: off).
         #[arg(long, default_value_t = 0)]
         top_k: u32,
+        /// Penalty on tokens already generated (1: off).
         #[arg(long, default_value_t = 1.0)]
         repetition_penalty: f32,
+        /// Seed of the sampler's random draws.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Most tokens to generate.
         #[arg(long, default_value_t = 128)]
         max_tokens: u32,
-        /// Stop before this string; repeat for several.
+        /// Stop before this string; repeat for several. The escapes \n (newline), \t (tab) and
+        /// \\ (backslash) are understood, so --stop "\n\n" stops at a blank line.
         #[arg(long)]
         stop: Vec<String>,
     },
@@ -475,6 +504,7 @@ pub enum ModelCommand {
     Serve {
         #[command(flatten)]
         model: ModelArgs,
+        /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8441")]
         addr: String,
     },
@@ -579,6 +609,7 @@ pub enum LabelCommand {
     /// Mark generated text read from standard input (prefix, suffix or corner mark), or print the
     /// persistent UI notice for chat surfaces with --ui-notice.
     Text {
+        /// Where the mark goes: prefix, suffix or corner.
         #[arg(long, value_enum, default_value = "prefix")]
         mark: TextMarkArg,
         /// Custom wording (must contain AI/人工智能 and 生成/合成; a corner mark needs only "AI").
@@ -589,9 +620,13 @@ pub enum LabelCommand {
         ui_notice: bool,
     },
     /// Print a file's label: the seven Annex E keys (exit 1 when it has none).
-    Read { file: PathBuf },
+    Read {
+        /// The file to read.
+        file: PathBuf,
+    },
     /// Check files against GB 45438 rule by rule; exit 1 unless every file conforms.
     Verify {
+        /// The files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// The uploader declared the content AI-generated (platform duty: "possibly").
@@ -605,17 +640,23 @@ pub enum LabelCommand {
     /// ReservedCode2), keeping the producer's; label unlabelled content as "possibly" or
     /// "suspected" when --declared or --detected says so.
     Propagate {
+        /// The file to propagate.
         input: PathBuf,
         #[command(flatten)]
         output: OutputArgs,
+        /// ContentPropagator: your platform's name or code (Annex E characters only).
         #[arg(long)]
         propagator: String,
+        /// PropagateID: your platform's unique id for this content.
         #[arg(long)]
         propagate_id: String,
+        /// ReservedCode2: your integrity data (signature or hash), if any.
         #[arg(long)]
         reserved_code2: Option<String>,
+        /// The uploader declared the content AI-generated (labels unlabelled content "possibly").
         #[arg(long)]
         declared: bool,
+        /// Your detection flags the content (labels unlabelled content "suspected").
         #[arg(long)]
         detected: bool,
     },
@@ -648,7 +689,9 @@ pub enum KeysCommand {
     Signer(SignerCommand),
     /// Revoke a key by id.
     Revoke {
+        /// The key's id (`warden keys list` shows it).
         id: String,
+        /// Who is revoking it, for the ledger (default: local:$USER).
         #[arg(long)]
         actor: Option<String>,
     },
@@ -703,7 +746,7 @@ pub enum LedgerCommand {
     /// Append an entry and print its index. With --jsonl, append every line of a file in one
     /// transaction (each line: {"kind":…,"subject":…,"payload":…}).
     Append {
-        /// Event kind, e.g. gate.decision.
+        /// Event kind, e.g. note.incident (gate.*, eval.* and access.* belong to their commands).
         #[arg(long, required_unless_present = "jsonl")]
         kind: Option<String>,
         /// What the event is about.
@@ -719,12 +762,20 @@ pub enum LedgerCommand {
         #[arg(long)]
         actor: Option<String>,
     },
-    /// Print entries.
+    /// Print entries in index order, optionally only some kinds or one subject.
     Log {
+        /// First index to read from.
         #[arg(long, default_value_t = 0)]
         start: u64,
+        /// Most entries to print (all of them are printed, however many; pages are read as needed).
         #[arg(long, default_value_t = 100)]
         limit: u64,
+        /// Only this kind; a value ending in `.` (e.g. `gate.`) matches every kind under it.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only entries about this subject (exact match).
+        #[arg(long)]
+        subject: Option<String>,
     },
     /// Print the signed checkpoint (C2SP signed note) at the current size.
     Checkpoint,
@@ -771,4 +822,48 @@ pub enum LedgerCommand {
         #[arg(long = "as")]
         actor: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// Every argument of every command, `[path]` first, that has no help text.
+    fn undocumented(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+        let path = format!("{path} {}", command.get_name());
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                out.push(format!("{path}: --{id}"));
+            }
+        }
+        for sub in command.get_subcommands() {
+            if sub.get_name() != "help" {
+                undocumented(sub, &path, out);
+            }
+        }
+    }
+
+    #[test]
+    fn issue_10_every_argument_has_help_text() {
+        let mut command = Cli::command();
+        command.build();
+        let mut missing = Vec::new();
+        undocumented(&command, "", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "add a doc comment to these arguments in args.rs:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -12,7 +12,9 @@ use warden_ledger::proof::ProofBundle;
 use warden_ledger::{Ledger, access};
 use warden_server::ServerOptions;
 
-use crate::args::{Cli, Command, Global, KeysCommand, LedgerCommand};
+use crate::args::{
+    Cli, Command, EvalCommand, Global, KeysCommand, LedgerCommand, ModelArgs, ModelCommand,
+};
 use crate::exit::{self, Failure};
 
 type Outcome = Result<u8, Failure>;
@@ -20,7 +22,11 @@ type Outcome = Result<u8, Failure>;
 /// Run one parsed command.
 pub async fn run(cli: Cli) -> Outcome {
     let global = cli.global;
-    match cli.command {
+    let mut command = cli.command;
+    if let Some(model) = model_args(&mut command) {
+        crate::model::resolve_gguf(&global, model)?;
+    }
+    match command {
         Command::Init { origin } => init(&global, origin).await,
         Command::Serve { addr } => serve(&global, addr).await,
         Command::Keys(command) => keys(&global, command).await,
@@ -58,6 +64,36 @@ pub async fn run(cli: Cli) -> Outcome {
         Command::Eval(command) => crate::eval::run(&global, command).await,
         Command::Gate(command) => crate::gate::run(&global, command).await,
     }
+}
+
+/// The model flags of a command that may load the local model.
+fn model_args(command: &mut Command) -> Option<&mut ModelArgs> {
+    match command {
+        Command::Model(
+            ModelCommand::Generate { model, .. }
+            | ModelCommand::Bench { model, .. }
+            | ModelCommand::Serve { model, .. },
+        )
+        | Command::Eval(EvalCommand::Calibrate { model, .. } | EvalCommand::Attack { model, .. }) => {
+            Some(model)
+        }
+        Command::Eval(EvalCommand::Run(args)) => Some(&mut args.model),
+        Command::Eval(EvalCommand::Compliance(args)) => Some(&mut args.model),
+        _ => None,
+    }
+}
+
+/// Logs (`WARDEN_LOG`, default `warn`) on standard error, coloured only on a terminal.
+pub(crate) fn init_logging() {
+    use std::io::IsTerminal as _;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .try_init();
 }
 
 pub(crate) fn print_json(value: &Value) {
@@ -129,13 +165,7 @@ async fn serve(global: &Global, addr: Option<String>) -> Outcome {
         .with_context(|| format!("cannot listen on {addr}; choose another --addr"))
         .map_err(Failure::environment)?;
     let local = listener.local_addr().map_err(Failure::environment)?;
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .try_init();
+    init_logging();
     eprintln!(
         "warden: serving http://{local} (database: {}, ledger: {} entries); Ctrl-C stops",
         ledger.store().backend(),
@@ -276,7 +306,17 @@ fn parse_payload(text: Option<&str>) -> Result<Value, Failure> {
             Failure::usage(anyhow!(
                 "--payload is not valid JSON ({e}); quote it, e.g. --payload '{{\"score\": 0.4}}'"
             ))
-        }),
+        }).and_then(|value| refuse_duplicate_keys("--payload", text).map(|()| value)),
+    }
+}
+
+/// Canonical JSON (RFC 8785) has no duplicate keys, and serde keeps the last one silently.
+fn refuse_duplicate_keys(what: &str, text: &str) -> Result<(), Failure> {
+    match warden_core::canonical::find_duplicate_key(text.as_bytes()) {
+        Some(duplicate) => Err(Failure::usage(anyhow!(
+            "{what}: {duplicate}; JSON objects must not repeat a key (RFC 8785): give each key once"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -297,6 +337,7 @@ fn read_jsonl(path: &std::path::Path, actor: &str) -> Result<Vec<EntryDraft>, Fa
                 number + 1
             ))
         })?;
+        refuse_duplicate_keys(&format!("{} line {}", path.display(), number + 1), line)?;
         let draft = EntryDraft::now(entry.kind, actor, entry.subject, entry.payload);
         draft.validate_generic().map_err(|e: EntryError| {
             Failure::usage(anyhow!("{} line {}: {e}", path.display(), number + 1))
@@ -347,8 +388,16 @@ async fn ledger(global: &Global, command: LedgerCommand) -> Outcome {
                 }
             }
         }
-        LedgerCommand::Log { start, limit } => {
-            let entries = ledger.entries(start, limit).await?;
+        LedgerCommand::Log {
+            start,
+            limit,
+            kind,
+            subject,
+        } => {
+            let filter = warden_ledger::query::EntryFilter { kind, subject };
+            let entries = warden_ledger::query::find(&ledger, &filter, start, limit)
+                .await?
+                .entries;
             if global.json {
                 print_json(&json!(entries));
             } else {

@@ -200,7 +200,7 @@ pub(crate) async fn connect(args: &TargetArgs, model: &ModelArgs) -> Result<Conn
     if server.is_some() {
         target = target.named(format!(
             "local gguf={} model={}",
-            model.gguf.display(),
+            crate::model::gguf_path(model).display(),
             spec.model
         ));
     }
@@ -291,6 +291,9 @@ fn new_run_id(suite: &str) -> String {
 }
 
 async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
+    for id in [&args.run_id, &args.resume].into_iter().flatten() {
+        warden_core::id::check_id("run id", id).map_err(Failure::usage)?;
+    }
     let (home, ledger) = crate::commands::open(global).await?;
     let (start, config) = match &args.resume {
         Some(id) => {

@@ -193,6 +193,13 @@ pub fn run(command: LabelCommand, json_output: bool) -> Outcome {
             declared,
             detected,
         } => {
+            // A file that is not there is a mistake on the command line, not a verdict.
+            if let Some(missing) = files.iter().find(|path| !path.is_file()) {
+                return Err(Failure::usage(anyhow!(
+                    "cannot read {}: no such file; check the path",
+                    missing.display()
+                )));
+            }
             let mut all_ok = true;
             let mut reports = Vec::new();
             for path in &files {

@@ -24,6 +24,7 @@ pub use exit::Failure;
 
 /// Parse the command line, run the command, and map the outcome to an exit code.
 pub fn main() -> ExitCode {
+    exit_quietly_on_broken_pipe();
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
@@ -52,4 +53,18 @@ pub fn main() -> ExitCode {
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// `warden … | head`: when the reader closes the pipe, stop without a panic message. Rust ignores
+/// SIGPIPE, so `println!` fails with EPIPE and panics; that one panic becomes a quiet exit 0 (the
+/// reader has all it wanted), and every other panic keeps the default report.
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload_as_str().unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(i32::from(exit::OK));
+        }
+        default(info);
+    }));
 }

@@ -1,6 +1,7 @@
 //! `warden model`: try, measure and serve the local GGUF runtime.
 
 use std::io::Write as _;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::anyhow;
@@ -10,7 +11,7 @@ use warden_runtime::template::ChatMessage;
 use warden_runtime::{Runtime, RuntimeError, RuntimeOptions};
 use warden_server::api::chat::{ModelService, standalone};
 
-use crate::args::{ModelArgs, ModelCommand};
+use crate::args::{Global, ModelArgs, ModelCommand};
 use crate::exit::{self, Failure};
 
 /// The prompt `warden model bench` measures with: a realistic chat turn of about 100 tokens.
@@ -30,9 +31,56 @@ pub(crate) fn load_for_eval(args: &ModelArgs) -> Result<Runtime, Failure> {
     load(args)
 }
 
+/// The model file when neither `--gguf` nor `[model] gguf` names one.
+pub(crate) const DEFAULT_GGUF: &str = ".models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// The model file `args` names (after [`resolve_gguf`]), else the default.
+pub(crate) fn gguf_path(args: &ModelArgs) -> &Path {
+    args.gguf.as_deref().unwrap_or(Path::new(DEFAULT_GGUF))
+}
+
+/// Fill in `--gguf` from the home's `[model] gguf` when the flag is not given. A folder that is
+/// not a Warden home leaves the default; a home that cannot be read is an error.
+pub(crate) fn resolve_gguf(global: &Global, args: &mut ModelArgs) -> Result<(), Failure> {
+    if args.gguf.is_some() {
+        return Ok(());
+    }
+    match warden_ledger::home::Home::open(&global.home) {
+        Ok(home) => args.gguf.clone_from(&home.config().model.gguf),
+        Err(warden_ledger::home::HomeError::NotInitialized(_)) => {}
+        Err(error) => return Err(error.into()),
+    }
+    Ok(())
+}
+
+/// A `--stop` value with the escapes `\n`, `\t`, `\r` and `\\` turned into the characters they
+/// name (a shell passes `"\n\n"` as backslash-n twice); any other backslash is kept as it is.
+pub(crate) fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('\\') => out.push('\\'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 fn load(args: &ModelArgs) -> Result<Runtime, Failure> {
     Ok(Runtime::load(
-        &args.gguf,
+        gguf_path(args),
         RuntimeOptions {
             context_tokens: args.context,
             threads: args.threads,
@@ -98,7 +146,7 @@ pub async fn run(command: ModelCommand, json_output: bool) -> Result<u8, Failure
                 repetition_penalty,
                 seed,
                 max_tokens,
-                stop,
+                stop: stop.iter().map(|s| unescape(s)).collect(),
             };
             let completion = tokio::task::block_in_place(|| {
                 runtime.generate(&prompt, Sampler::new(params), &mut |text| {
@@ -179,8 +227,14 @@ pub async fn run(command: ModelCommand, json_output: bool) -> Result<u8, Failure
             eprintln!(
                 "warden: serving model {id} at http://{local}/v1 (OpenAI-compatible); Ctrl-C stops"
             );
-            let app = standalone(Arc::new(ModelService::new(runtime)), 1 << 20);
-            axum_serve(listener, app).await?;
+            crate::commands::init_logging();
+            let service = Arc::new(ModelService::new(runtime));
+            let app = standalone(Arc::clone(&service), 1 << 20);
+            axum_serve(listener, app, async move {
+                crate::commands::shutdown_signal().await;
+                service.stop();
+            })
+            .await?;
             eprintln!("warden: stopped");
             Ok(exit::OK)
         }
@@ -190,8 +244,22 @@ pub async fn run(command: ModelCommand, json_output: bool) -> Result<u8, Failure
 async fn axum_serve(
     listener: tokio::net::TcpListener,
     app: warden_server::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Failure> {
-    warden_server::serve_router(listener, app, crate::commands::shutdown_signal())
+    warden_server::serve_router(listener, app, shutdown)
         .await
         .map_err(Failure::environment)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unescape;
+
+    #[test]
+    fn issue_10_stop_strings_are_unescaped() {
+        assert_eq!(unescape(r"\n\n"), "\n\n");
+        assert_eq!(unescape(r"a\tb\\n"), "a\tb\\n");
+        assert_eq!(unescape(r"User:"), "User:");
+        assert_eq!(unescape(r"\x\"), r"\x\");
+    }
 }

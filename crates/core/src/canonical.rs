@@ -155,6 +155,108 @@ fn write_double(out: &mut String, value: f64) {
     }
 }
 
+/// The first object member name that appears twice in one object of the JSON `text`, described
+/// with its location (`duplicate key "a" in the object at /payload`), or `None` when there is
+/// none. RFC 8785 (and I-JSON, RFC 7493) forbid duplicate names, and serde_json would silently
+/// keep the last one, so input that is to be hashed is checked with this first. Text that is not
+/// JSON at all gives `None`: the caller's own parser reports that, with its usual message.
+pub fn find_duplicate_key(text: &[u8]) -> Option<String> {
+    use serde::de::DeserializeSeed as _;
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    match (DuplicateCheck { path: "" }).deserialize(&mut deserializer) {
+        Err(error) if error.classify() == serde_json::error::Category::Data => {
+            // The message is ours (the only data error a check over any JSON can raise), plus
+            // serde_json's " at line L column C".
+            Some(error.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Walks any JSON value, failing on the first object that repeats a member name.
+struct DuplicateCheck<'a> {
+    /// JSON Pointer of the value being walked.
+    path: &'a str,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for DuplicateCheck<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for DuplicateCheck<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0usize;
+        loop {
+            let path = format!("{}/{index}", self.path);
+            if seq
+                .next_element_seed(DuplicateCheck { path: &path })?
+                .is_none()
+            {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = format!(
+                "{}/{}",
+                self.path,
+                key.replace('~', "~0").replace('/', "~1")
+            );
+            if seen.contains(&key) {
+                let at = if self.path.is_empty() {
+                    "the top-level object".to_owned()
+                } else {
+                    format!("the object at {}", self.path)
+                };
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate key {key:?} in {at}"
+                )));
+            }
+            seen.insert(key);
+            map.next_value_seed(DuplicateCheck { path: &path })?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +320,25 @@ mod tests {
         assert!(!is_canonical(r#"{"b":1,"a":2}"#));
         assert!(!is_canonical(r#"{"a": 2}"#));
         assert!(!is_canonical("not json"));
+    }
+    #[test]
+    fn issue_10_duplicate_keys_are_found_with_their_place() {
+        assert_eq!(
+            find_duplicate_key(br#"{"a":1,"b":{"c":[1,{"d":2}]}}"#),
+            None
+        );
+        let top = find_duplicate_key(br#"{"a":1,"a":2}"#).unwrap();
+        assert!(
+            top.starts_with(r#"duplicate key "a" in the top-level object"#),
+            "{top}"
+        );
+        let nested = find_duplicate_key(br#"{"payload":{"x":[{"stage":1,"stage":2}]}}"#).unwrap();
+        assert!(
+            nested.starts_with(r#"duplicate key "stage" in the object at /payload/x/0"#),
+            "{nested}"
+        );
+        // Not JSON: left to the caller's parser.
+        assert_eq!(find_duplicate_key(b"{\"a\":"), None);
+        assert_eq!(find_duplicate_key(b"[1, 2"), None);
     }
 }

@@ -22,13 +22,12 @@ pub struct Document {
     pub lists: Vec<(String, Vec<String>)>,
 }
 
-/// Text made safe for a Markdown table cell or bullet: pipes and backslashes escaped, angle
-/// brackets as entities, line breaks as spaces.
+/// Text made safe for a Markdown table cell or bullet: pipes and backslashes escaped, line breaks
+/// as spaces. Angle brackets and ampersands stay as they are: Markdown is read on the terminal,
+/// where `&lt;` would show as such; HTML output is escaped by [`html_escape`].
 pub fn markdown_cell(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
         .replace(['\n', '\r'], " ")
 }
 
@@ -135,14 +134,15 @@ mod tests {
     }
 
     #[test]
-    fn markdown_escapes_cells_and_skips_empty_lists() {
+    fn issue_10_markdown_escapes_cells_for_the_terminal_not_for_html() {
         let md = sample().to_markdown();
-        assert!(md.starts_with("# Run &lt;1&gt;\n"), "{md}");
+        assert!(md.starts_with("# Run <1>\n"), "{md}");
         assert!(md.contains("- a \\| b"), "{md}");
         assert!(
-            md.contains("| x | y |\n|---|---|\n| 1 | &lt;script&gt; |"),
+            md.contains("| x | y |\n|---|---|\n| 1 | <script> |"),
             "{md}"
         );
+        assert!(!md.contains("&lt;") && !md.contains("&gt;"), "{md}");
         assert!(md.contains("## Notes\n\n- n & m"), "{md}");
         assert!(!md.contains("Empty"), "{md}");
     }

@@ -730,7 +730,7 @@ mod tests {
         );
         let md = to_markdown(&report);
         assert!(md.contains("# Evaluation run run-1"), "{md}");
-        assert!(md.contains("x\\|&lt;y&gt;"), "{md}");
+        assert!(md.contains("x\\|<y>"), "{md}");
         assert!(md.contains("| cat | 1 | 0 | 1 | 100.0 % |"), "{md}");
         let html = to_html(&report);
         assert!(

@@ -616,6 +616,9 @@ pub async fn run_suite(
     actor: &str,
     journal_dir: Option<&std::path::Path>,
 ) -> Result<Finished, crate::RunError> {
+    let (Start::New(id) | Start::Resume(id)) = &start;
+    // The id names the journal file: it must not be able to leave the journal folder.
+    warden_core::id::check_id("run id", id).map_err(|e| crate::RunError::Usage(e.to_string()))?;
     let store: Arc<dyn warden_ledger::store::eval::EvalStore> = ledger.store().clone();
     let digest = suite_digest(&suite.items);
     if digest != config.suite_sha256 {

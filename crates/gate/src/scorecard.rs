@@ -238,9 +238,9 @@ mod tests {
         let md = to_markdown(&a);
         assert!(md.contains("# Gate assessment: t"), "{md}");
         assert!(md.contains("| cyber-3 | ASL-3 | — | crossed |"), "{md}");
-        assert!(md.contains("&lt;b&gt;filter&lt;/b&gt; \\| pipe"), "{md}");
+        assert!(md.contains("<b>filter</b> \\| pipe"), "{md}");
         assert!(md.contains("## Stage api-deployment: permitted"), "{md}");
-        assert!(md.contains("run run&lt;1&gt;"), "{md}");
+        assert!(md.contains("run run<1>"), "{md}");
         let html = to_html(&a);
         assert!(
             !html.contains("<b>filter")

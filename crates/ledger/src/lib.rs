@@ -9,6 +9,7 @@
 //! - [`log::Ledger`]: the service that appends, signs checkpoints and builds proofs.
 //! - [`proof`]: self-contained proof bundles that outsiders verify with the public key alone.
 //! - [`audit`]: recompute everything from stored rows and name the first bad index.
+//! - [`query`]: entries by kind and subject, across pages.
 //! - [`access`]: API keys and roles; [`home`]: the Warden home folder.
 
 pub mod access;
@@ -19,6 +20,7 @@ pub mod log;
 pub mod merkle;
 pub mod note;
 pub mod proof;
+pub mod query;
 pub mod store;
 #[doc(hidden)]
 pub mod testing;

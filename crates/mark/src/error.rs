@@ -24,6 +24,18 @@ pub enum MarkError {
     /// The label value is not a valid GB 45438 Annex E label.
     #[error("invalid label: {0}")]
     InvalidLabel(String),
+    /// A file named by the caller cannot be opened (missing, a folder, no permission).
+    #[error("cannot read {}: {source}; check the path", path.display())]
+    Input {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The output cannot be created where the caller asked (e.g. its folder does not exist).
+    #[error("cannot write {}: {source}; check that its folder exists and is writable", path.display())]
+    Output {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     /// Reading or writing failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),

@@ -14,10 +14,23 @@ use crate::formats::{self, Format, text};
 use crate::label::AigcLabel;
 use crate::verify::{self, Display, FileReport};
 
+/// Open a file the caller named, saying which one when that fails. A folder is refused here too
+/// (opening one succeeds on Unix, and reading it fails with a less helpful message).
+fn open_input(path: &Path) -> Result<File, MarkError> {
+    let input = |source| MarkError::Input {
+        path: path.to_owned(),
+        source,
+    };
+    if path.is_dir() {
+        return Err(input(std::io::Error::other("it is a folder, not a file")));
+    }
+    File::open(path).map_err(input)
+}
+
 /// Open `path` and detect its format.
 pub fn detect(path: &Path) -> Result<Format, MarkError> {
     let mut head = [0u8; 16];
-    let mut file = File::open(path)?;
+    let mut file = open_input(path)?;
     let mut filled = 0;
     while filled < head.len() {
         let read = file.read(&mut head[filled..])?;
@@ -40,7 +53,7 @@ pub fn read_values(path: &Path, format: Format) -> Result<Vec<String>, MarkError
             Err(error) => Err(error.into()),
         };
     }
-    let mut input = BufReader::with_capacity(64 * 1024, File::open(path)?);
+    let mut input = BufReader::with_capacity(64 * 1024, open_input(path)?);
     formats::read(format, &mut input)
 }
 
@@ -149,7 +162,11 @@ pub fn atomic_write(
         std::process::id()
     ));
     let result = (|| {
-        let mut out = BufWriter::with_capacity(64 * 1024, File::create(&temporary)?);
+        let created = File::create(&temporary).map_err(|source| MarkError::Output {
+            path: destination.to_owned(),
+            source,
+        })?;
+        let mut out = BufWriter::with_capacity(64 * 1024, created);
         fill(&mut out)?;
         let file = out
             .into_inner()
@@ -208,6 +225,24 @@ mod tests {
                     .as_deref()
                     .is_some_and(|e| e.contains("unsupported"))
         );
+    }
+
+    #[test]
+    fn issue_10_missing_inputs_and_output_folders_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.png");
+        let error = detect(&missing).unwrap_err();
+        assert!(matches!(error, MarkError::Input { .. }), "{error:?}");
+        assert!(error.to_string().contains("missing.png"), "{error}");
+        let error = detect(dir.path()).unwrap_err();
+        assert!(error.to_string().contains("folder"), "{error}");
+        let input = dir.path().join("in.txt");
+        fs::write(&input, "text").unwrap();
+        let nowhere = dir.path().join("no-such-folder").join("out.txt");
+        let label = AigcLabel::new(Generated::Is, "P", "id-1").unwrap();
+        let error = embed(&input, &nowhere, &label).unwrap_err();
+        assert!(matches!(error, MarkError::Output { .. }), "{error:?}");
+        assert!(error.to_string().contains("no-such-folder"), "{error}");
     }
 }
 

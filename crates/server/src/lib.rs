@@ -18,8 +18,9 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -118,25 +119,57 @@ pub fn app(ledger: Ledger, options: &ServerOptions) -> Router {
         .with_state(state)
 }
 
-/// Serve any router until `shutdown` resolves, then finish in-flight requests.
+/// How long in-flight requests get to finish once shutdown begins; then the server returns and
+/// whatever still runs is dropped (a dropped generation is cancelled).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serve any router until `shutdown` resolves, then give in-flight requests [`SHUTDOWN_GRACE`]
+/// to finish and return.
 pub async fn serve_router(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (begun, mut begins) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        let _ = begun.send(true);
+    };
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(signal)
+        .into_future();
+    let deadline = async move {
+        if begins.wait_for(|begun| *begun).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(
+                "requests still running {} s after the shutdown signal were dropped",
+                SHUTDOWN_GRACE.as_secs()
+            );
+            Ok(())
+        }
+    }
 }
 
-/// Serve until `shutdown` resolves, then finish in-flight requests and return.
+/// Serve until `shutdown` resolves; then cancel the running model generation (if any) and give
+/// other requests [`SHUTDOWN_GRACE`] to finish.
 pub async fn serve(
     listener: TcpListener,
     ledger: Ledger,
     options: &ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(ledger, options))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let model = options.model.clone();
+    let shutdown = async move {
+        shutdown.await;
+        if let Some(service) = &model.0 {
+            service.stop();
+        }
+    };
+    serve_router(listener, app(ledger, options), shutdown).await
 }

@@ -55,8 +55,8 @@ pub fn table() -> Vec<Route> {
         Route {
             method: Method::GET,
             path: "/metrics",
-            access: Access::Roles(OVERSEERS),
-            summary: "Prometheus metrics",
+            access: Access::Public,
+            summary: "Prometheus metrics: request counters by route template, method and status, and the ledger size (no ids, names or payloads)",
             query: &[],
             request: None,
             upload: false,
@@ -132,7 +132,17 @@ pub fn table() -> Vec<Route> {
             summary: "List entries in index order",
             query: &[
                 ("start", false, "first index (default 0)"),
-                ("limit", false, "at most this many, 1 to 1000 (default 100)"),
+                (
+                    "limit",
+                    false,
+                    "at most this many, 1 to 1000 (default 100); continue from `next`",
+                ),
+                (
+                    "kind",
+                    false,
+                    "only this kind, or every kind under a prefix ending in `.` (e.g. `gate.`)",
+                ),
+                ("subject", false, "only this subject"),
             ],
             request: None,
             upload: false,

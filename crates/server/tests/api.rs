@@ -178,8 +178,8 @@ on_both!(every_route_enforces_its_roles, async |server| {
         .collect();
     assert_eq!(
         public,
-        vec!["/healthz", "/openapi.json"],
-        "only health and the API description are public"
+        vec!["/healthz", "/openapi.json", "/metrics"],
+        "only health, the API description and the (label-bounded) metrics are public"
     );
     server
         .ledger
@@ -572,6 +572,179 @@ async fn health_metrics_openapi_and_request_ids() {
         "{text}"
     );
     assert!(text.contains("warden_ledger_entries 2"), "{text}");
+}
+
+/// Issue 10: an index past what the database holds is a 404, a body that repeats a key is a 400
+/// naming it (nothing written), and entries can be listed by kind and subject.
+#[tokio::test]
+async fn issue_10_huge_indexes_duplicate_keys_and_filtered_lists() {
+    let server = Server::start(fresh_database(Backend::Sqlite).await.unwrap()).await;
+    let key = server.admin.clone();
+    for path in [
+        "/v1/ledger/entries/18446744073709551615",
+        "/v1/ledger/entries/9223372036854775808",
+        "/v1/ledger/entries/9223372036854775807",
+    ] {
+        let (status, body) = server.send(Method::GET, path, Some(&key), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert!(body["error"]["message"].is_string(), "{path}: {body}");
+    }
+    let (status, body) = server
+        .send(
+            Method::GET,
+            "/v1/ledger/entries?start=18446744073709551615",
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["entries"], json!([]));
+
+    let size_before = server.ledger.size().await.unwrap();
+    for raw in [
+        r#"{"kind":"note.x","subject":"s","payload":{"stage":"a","stage":"b"}}"#,
+        r#"{"kind":"note.x","kind":"note.y","subject":"s"}"#,
+    ] {
+        let response = server
+            .request(Method::POST, "/v1/ledger/entries", Some(&key))
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{raw}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "duplicate_key", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(r#"duplicate key "stage" in the object at /payload"#)
+                || message.contains(r#"duplicate key "kind""#),
+            "{message}"
+        );
+    }
+    assert_eq!(server.ledger.size().await.unwrap(), size_before);
+
+    for (kind, subject) in [
+        ("note.a", "m1"),
+        ("note.b", "m2"),
+        ("other.c", "m1"),
+        ("note.a", "m2"),
+    ] {
+        let (status, body) = server
+            .send(
+                Method::POST,
+                "/v1/ledger/entries",
+                Some(&key),
+                Some(json!({"kind": kind, "subject": subject})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let kinds = async |query: &str| -> Vec<(String, String)> {
+        let (status, body) = server
+            .send(
+                Method::GET,
+                &format!("/v1/ledger/entries?{query}"),
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{query}: {body}");
+        body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap().to_owned(),
+                    e["subject"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let pair = |k: &str, s: &str| (k.to_owned(), s.to_owned());
+    assert_eq!(
+        kinds("kind=note.").await,
+        vec![
+            pair("note.a", "m1"),
+            pair("note.b", "m2"),
+            pair("note.a", "m2")
+        ]
+    );
+    assert_eq!(
+        kinds("kind=note.a&subject=m2").await,
+        vec![pair("note.a", "m2")]
+    );
+    assert_eq!(
+        kinds("subject=m1").await,
+        vec![pair("note.a", "m1"), pair("other.c", "m1")]
+    );
+    assert!(
+        kinds("kind=note").await.is_empty(),
+        "no prefix without a dot"
+    );
+    let (_, body) = server
+        .send(
+            Method::GET,
+            "/v1/ledger/entries?kind=note.&limit=1",
+            Some(&key),
+            None,
+        )
+        .await;
+    let next = body["next"].as_u64().unwrap();
+    let (_, body) = server
+        .send(
+            Method::GET,
+            &format!("/v1/ledger/entries?kind=note.&limit=5&start={next}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(body["entries"].as_array().unwrap().len(), 2, "{body}");
+    assert_eq!(body["next"], Value::Null, "{body}");
+}
+
+/// Issue 10: operators scrape `/metrics` without a key, and no client can add label values to it:
+/// invented methods count as `other`, unrouted paths as `unmatched`.
+#[tokio::test]
+async fn issue_10_metrics_are_public_and_their_labels_bounded() {
+    let server = Server::start(fresh_database(Backend::Sqlite).await.unwrap()).await;
+    let brew = Method::from_bytes(b"BREW").unwrap();
+    let (status, _) = server.send(brew.clone(), "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let (status, _) = server.send(brew, "/no/such/route-12345", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server
+        .send(Method::GET, "/also/not/here-67890", None, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let response = server
+        .request(Method::GET, "/metrics", None)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "/metrics needs no key");
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("BREW"), "{text}");
+    assert!(!text.contains("12345") && !text.contains("67890"), "{text}");
+    assert!(
+        text.contains(
+            "warden_http_requests_total{route=\"/healthz\",method=\"other\",status=\"405\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "warden_http_requests_total{route=\"unmatched\",method=\"other\",status=\"404\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "warden_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1"
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]

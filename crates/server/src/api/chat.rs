@@ -28,6 +28,8 @@ use crate::extract::ApiJson;
 pub struct ModelService {
     pub runtime: Arc<Runtime>,
     queue: Arc<Semaphore>,
+    /// Set on shutdown: running generations stop at their next token, queued ones never start.
+    stopping: Arc<AtomicBool>,
 }
 
 impl ModelService {
@@ -35,7 +37,15 @@ impl ModelService {
         Self {
             runtime: Arc::new(runtime),
             queue: Arc::new(Semaphore::new(1)),
+            stopping: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Cancel the running generation and refuse new ones (503 `shutting_down`), so a server
+    /// shutting down does not wait for a long generation to finish.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.queue.close();
     }
 }
 
@@ -259,13 +269,14 @@ pub async fn completions(
             )
         })?;
     let runtime = Arc::clone(&service.runtime);
+    let stopping = Arc::clone(&service.stopping);
     if !request.stream {
         let cancelled = Arc::new(AtomicBool::new(false));
         let _guard = CancelOnDrop(Arc::clone(&cancelled));
         let completion = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             runtime.generate(&prompt, Sampler::new(params), &mut |_| {
-                !cancelled.load(Ordering::Relaxed)
+                !cancelled.load(Ordering::Relaxed) && !stopping.load(Ordering::Relaxed)
             })
         })
         .await
@@ -313,9 +324,10 @@ pub async fn completions(
             return;
         }
         let result = runtime.generate(&prompt, Sampler::new(params), &mut |text| {
-            sender
-                .blocking_send(Ok(chunk(json!({"content": text}), None)))
-                .is_ok()
+            !stopping.load(Ordering::Relaxed)
+                && sender
+                    .blocking_send(Ok(chunk(json!({"content": text}), None)))
+                    .is_ok()
         });
         match result {
             Ok(completion) if completion.finish_reason != FinishReason::Cancelled => {

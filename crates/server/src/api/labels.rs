@@ -25,7 +25,7 @@ use crate::extract::ApiQuery;
 impl From<MarkError> for ApiError {
     fn from(error: MarkError) -> Self {
         match error {
-            MarkError::Io(_) => Self::new(
+            MarkError::Io(_) | MarkError::Input { .. } | MarkError::Output { .. } => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "io_error",
                 error.to_string(),

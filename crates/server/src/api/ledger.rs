@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use warden_ledger::entry::{Entry, EntryDraft};
 use warden_ledger::proof::ProofBundle;
+use warden_ledger::query::{self, EntryFilter};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -95,21 +96,30 @@ pub struct Page {
     start: u64,
     #[serde(default = "default_limit")]
     limit: u64,
+    /// An exact kind, or a prefix ending in `.`.
+    kind: Option<String>,
+    subject: Option<String>,
 }
 
 fn default_limit() -> u64 {
     100
 }
 
-/// `GET /v1/ledger/entries?start=&limit=`.
+/// `GET /v1/ledger/entries?start=&limit=&kind=&subject=`: `next` is where the following page
+/// starts (null at the end of the ledger).
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Value>, ApiError> {
     let size = state.ledger.size().await?;
-    let entries: Vec<Entry> = state.ledger.entries(page.start, page.limit).await?;
+    let filter = EntryFilter {
+        kind: page.kind,
+        subject: page.subject,
+    };
+    let limit = page.limit.clamp(1, warden_ledger::log::MAX_PAGE);
+    let found = query::find(&state.ledger, &filter, page.start, limit).await?;
     Ok(Json(
-        json!({"size": size, "start": page.start, "entries": entries}),
+        json!({"size": size, "start": page.start, "next": found.next, "entries": found.entries}),
     ))
 }
 
