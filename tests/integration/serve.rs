@@ -1,7 +1,7 @@
 //! `warden serve` as a user starts it: a real process on a loopback port, stopped by SIGTERM.
 
 use serde_json::{Value, json};
-use warden_ledger::testing::{Backend, fresh_database, skip_postgres};
+use warden_ledger::testing::{Backend, fresh_database};
 
 use crate::support::{ServerProcess, TestHome, json, stderr, stdout};
 
@@ -77,9 +77,6 @@ async fn serve_on_the_embedded_database_then_verify_from_the_cli() {
 
 #[tokio::test]
 async fn serve_on_postgres_chosen_by_url() {
-    if skip_postgres() {
-        return;
-    }
     let db = fresh_database(Backend::Postgres)
         .await
         .unwrap_or_else(|e| panic!("{e}"));

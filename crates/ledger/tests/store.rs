@@ -13,16 +13,12 @@ use warden_ledger::entry::EntryDraft;
 use warden_ledger::note::NoteSigner;
 use warden_ledger::proof::ProofBundle;
 use warden_ledger::store::{self, StoreError};
-use warden_ledger::testing::{Backend, TestDatabase, fresh_database, skip_postgres};
+use warden_ledger::testing::{Backend, TestDatabase, fresh_database};
 use warden_ledger::{Ledger, LedgerError};
 
 const ORIGIN: &str = "warden.test/ledger";
 
 async fn run<F: AsyncFnOnce(TestDatabase)>(backend: Backend, test: F) {
-    if backend == Backend::Postgres && skip_postgres() {
-        eprintln!("skipping the PostgreSQL tier: WARDEN_TEST_SKIP_POSTGRES=1");
-        return;
-    }
     let db = fresh_database(backend)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -357,11 +353,7 @@ on_both!(keys_are_stored_hashed_recorded_and_revocable, async |db| {
 });
 
 #[tokio::test]
-async fn both_databases_reach_the_same_logical_schema() {
-    if skip_postgres() {
-        eprintln!("skipping: WARDEN_TEST_SKIP_POSTGRES=1");
-        return;
-    }
+async fn sqlite_and_postgres_reach_the_same_logical_schema() {
     let sqlite = fresh_database(Backend::Sqlite).await.unwrap();
     let postgres = fresh_database(Backend::Postgres)
         .await

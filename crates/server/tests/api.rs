@@ -10,7 +10,7 @@ use warden_ledger::Ledger;
 use warden_ledger::access;
 use warden_ledger::note::NoteSigner;
 use warden_ledger::proof::ProofBundle;
-use warden_ledger::testing::{Backend, TestDatabase, fresh_database, skip_postgres};
+use warden_ledger::testing::{Backend, TestDatabase, fresh_database};
 use warden_server::auth::Access;
 use warden_server::{ServerOptions, routes};
 
@@ -117,10 +117,6 @@ impl Server {
 }
 
 async fn run<F: AsyncFnOnce(Server)>(backend: Backend, test: F) {
-    if backend == Backend::Postgres && skip_postgres() {
-        eprintln!("skipping the PostgreSQL tier: WARDEN_TEST_SKIP_POSTGRES=1");
-        return;
-    }
     let db = fresh_database(backend)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -748,10 +744,7 @@ async fn issue_10_metrics_are_public_and_their_labels_bounded() {
 }
 
 #[tokio::test]
-async fn a_database_that_goes_down_answers_503_not_a_crash() {
-    if skip_postgres() {
-        return;
-    }
+async fn a_postgres_database_that_goes_down_answers_503_not_a_crash() {
     let db = fresh_database(Backend::Postgres)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
