@@ -20,3 +20,4 @@ mod serve;
 mod support;
 mod tidy;
 mod trust;
+mod upgrade;

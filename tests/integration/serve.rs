@@ -1,7 +1,7 @@
 //! `warden serve` as a user starts it: a real process on a loopback port, stopped by SIGTERM.
 
 use serde_json::{Value, json};
-use warden_ledger::testing::{Backend, fresh_database};
+use warden_store::testing::{Backend, fresh_database};
 
 use crate::support::{ServerProcess, TestHome, json, stderr, stdout};
 

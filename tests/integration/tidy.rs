@@ -78,16 +78,32 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("warden-core", &[]),
     ("warden-net", &[]),
     ("warden-gguf", &[]),
-    ("warden-ledger", &["warden-core"]),
+    ("warden-store", &[]),
+    ("warden-ledger", &["warden-core", "warden-store"]),
     ("warden-mark", &["warden-core"]),
     ("warden-runtime", &["warden-core", "warden-gguf"]),
     (
         "warden-eval",
-        &["warden-core", "warden-ledger", "warden-net"],
+        &["warden-core", "warden-ledger", "warden-net", "warden-store"],
     ),
     (
         "warden-gate",
-        &["warden-core", "warden-ledger", "warden-eval", "warden-net"],
+        &[
+            "warden-core",
+            "warden-ledger",
+            "warden-eval",
+            "warden-net",
+            "warden-store",
+        ],
+    ),
+    (
+        "warden-home",
+        &[
+            "warden-core",
+            "warden-ledger",
+            "warden-eval",
+            "warden-store",
+        ],
     ),
     (
         "warden-server",
@@ -96,7 +112,6 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "warden-ledger",
             "warden-mark",
             "warden-runtime",
-            "warden-eval",
             "warden-gate",
         ],
     ),
@@ -104,7 +119,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "warden-cli",
         &[
             "warden-core",
+            "warden-store",
             "warden-ledger",
+            "warden-home",
             "warden-mark",
             "warden-runtime",
             "warden-eval",

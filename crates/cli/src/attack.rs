@@ -38,7 +38,14 @@ pub struct Plan {
 
 /// Run the attack and print the result.
 pub async fn run(global: &Global, plan: Plan, model: &ModelArgs) -> Result<u8, Failure> {
-    let (_home, ledger) = crate::commands::open(global).await?;
+    let (
+        _home,
+        warden_home::Stores {
+            ledger,
+            eval: eval_store,
+            ..
+        },
+    ) = crate::commands::open_stores(global).await?;
     let suite = load_suite(&plan.suite)?;
     let goals: Vec<Item> = select(
         &suite
@@ -65,7 +72,7 @@ pub async fn run(global: &Global, plan: Plan, model: &ModelArgs) -> Result<u8, F
         None => None,
     };
     let journal = Journal::new(
-        ledger.store().clone(),
+        eval_store.clone(),
         Limits {
             concurrency: plan.concurrency.max(1) * 2,
             requests_per_minute: None,

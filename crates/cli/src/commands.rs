@@ -5,8 +5,8 @@ use std::io::Read as _;
 use anyhow::{Context as _, anyhow};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use warden_home::{Home, Stores};
 use warden_ledger::entry::{EntryDraft, EntryError};
-use warden_ledger::home::Home;
 use warden_ledger::note::NoteVerifier;
 use warden_ledger::proof::ProofBundle;
 use warden_ledger::{Ledger, access};
@@ -119,6 +119,16 @@ pub(crate) async fn open(global: &Global) -> Result<(Home, Ledger), Failure> {
     }
     let ledger = home.open_ledger(global.database_url.as_deref()).await?;
     Ok((home, ledger))
+}
+
+/// Open the home with every store (the ledger and the evaluation store).
+pub(crate) async fn open_stores(global: &Global) -> Result<(Home, Stores), Failure> {
+    let home = Home::open(&global.home)?;
+    if let Some(ca) = &home.config().tls.ca_file {
+        warden_net::set_extra_ca_file(&home.root().join(ca));
+    }
+    let stores = home.open_stores(global.database_url.as_deref()).await?;
+    Ok((home, stores))
 }
 
 /// An HTTP client with Warden's trust (system roots, `SSL_CERT_FILE`, `[tls] ca_file`).

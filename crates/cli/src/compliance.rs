@@ -29,7 +29,14 @@ pub async fn run(global: &Global, args: &ComplianceArgs) -> Result<u8, Failure> 
         max_error_rate,
     } = args;
     let (limit, concurrency, max_tokens, format) = (*limit, *concurrency, *max_tokens, *format);
-    let (home, ledger) = crate::commands::open(global).await?;
+    let (
+        home,
+        warden_home::Stores {
+            ledger,
+            eval: eval_store,
+            ..
+        },
+    ) = crate::commands::open_stores(global).await?;
     let bank = compliance::bank().map_err(Failure::environment)?;
     let connected = connect(target, model).await?;
     let config = RunConfig {
@@ -72,6 +79,7 @@ pub async fn run(global: &Global, args: &ComplianceArgs) -> Result<u8, Failure> 
     );
     let finished = run::run_suite(
         &ledger,
+        Arc::clone(&eval_store),
         Start::New(id.clone()),
         &config,
         &bank,
@@ -83,7 +91,7 @@ pub async fn run(global: &Global, args: &ComplianceArgs) -> Result<u8, Failure> 
         Some(&home.root().join("eval-journal")),
     )
     .await?;
-    let samples = ledger.store().eval_samples(&id).await?;
+    let samples = eval_store.eval_samples(&id).await?;
     let samples: Vec<run::Sample> = samples
         .iter()
         .filter_map(|s| serde_json::from_str(&s.record).ok())

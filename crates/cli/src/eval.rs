@@ -294,10 +294,17 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
     for id in [&args.run_id, &args.resume].into_iter().flatten() {
         warden_core::id::check_id("run id", id).map_err(Failure::usage)?;
     }
-    let (home, ledger) = crate::commands::open(global).await?;
+    let (
+        home,
+        warden_home::Stores {
+            ledger,
+            eval: eval_store,
+            ..
+        },
+    ) = crate::commands::open_stores(global).await?;
     let (start, config) = match &args.resume {
         Some(id) => {
-            let config = run::stored_config(ledger.store().as_ref(), id).await?;
+            let config = run::stored_config(eval_store.as_ref(), id).await?;
             (Start::Resume(id.clone()), config)
         }
         None => {
@@ -418,6 +425,7 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
     let progress = Bar::new();
     let finished = run::run_suite(
         &ledger,
+        Arc::clone(&eval_store),
         start,
         &config,
         &suite,
@@ -464,10 +472,10 @@ fn print_report(report: &Report, format: ReportFormat) -> Result<(), Failure> {
 }
 
 async fn stored_report(
-    ledger: &warden_ledger::Ledger,
+    store: &dyn warden_eval::store::EvalStore,
     id: &str,
-) -> Result<(warden_ledger::store::eval::EvalRunRecord, Option<Report>), Failure> {
-    let run = ledger.store().eval_run(id).await?.ok_or_else(|| {
+) -> Result<(warden_eval::store::EvalRunRecord, Option<Report>), Failure> {
+    let run = store.eval_run(id).await?.ok_or_else(|| {
         Failure::usage(anyhow::anyhow!(
             "no evaluation run `{id}` in this home; `warden eval runs` lists them"
         ))
@@ -482,8 +490,13 @@ async fn stored_report(
 }
 
 async fn show_report(global: &Global, id: &str, format: ReportFormat) -> Outcome {
-    let (_home, ledger) = crate::commands::open(global).await?;
-    let (run, report) = stored_report(&ledger, id).await?;
+    let (
+        _home,
+        warden_home::Stores {
+            eval: eval_store, ..
+        },
+    ) = crate::commands::open_stores(global).await?;
+    let (run, report) = stored_report(eval_store.as_ref(), id).await?;
     let Some(report) = report else {
         return Err(Failure::usage(anyhow::anyhow!(
             "run `{id}` is {} and has no report yet; finish it with `warden eval run --resume {id}`",
@@ -502,8 +515,13 @@ async fn show_report(global: &Global, id: &str, format: ReportFormat) -> Outcome
 }
 
 async fn runs(global: &Global) -> Outcome {
-    let (_home, ledger) = crate::commands::open(global).await?;
-    let runs = ledger.store().eval_runs().await?;
+    let (
+        _home,
+        warden_home::Stores {
+            eval: eval_store, ..
+        },
+    ) = crate::commands::open_stores(global).await?;
+    let runs = eval_store.eval_runs().await?;
     if global.json {
         let rows: Vec<Value> = runs
             .iter()
@@ -525,9 +543,14 @@ async fn runs(global: &Global) -> Outcome {
 }
 
 async fn trend(global: &Global, series: &str, format: ReportFormat) -> Outcome {
-    let (_home, ledger) = crate::commands::open(global).await?;
+    let (
+        _home,
+        warden_home::Stores {
+            eval: eval_store, ..
+        },
+    ) = crate::commands::open_stores(global).await?;
     let mut rows = Vec::new();
-    for run in ledger.store().eval_runs().await?.into_iter().rev() {
+    for run in eval_store.eval_runs().await?.into_iter().rev() {
         let Some(summary) = &run.summary else {
             continue;
         };

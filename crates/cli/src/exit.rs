@@ -39,9 +39,9 @@ impl fmt::Display for Failure {
     }
 }
 
-impl From<warden_ledger::home::HomeError> for Failure {
-    fn from(error: warden_ledger::home::HomeError) -> Self {
-        use warden_ledger::home::HomeError;
+impl From<warden_home::HomeError> for Failure {
+    fn from(error: warden_home::HomeError) -> Self {
+        use warden_home::HomeError;
         match error {
             HomeError::AlreadyInitialized(_) | HomeError::BadOrigin(_) => Self::usage(error),
             _ => Self::environment(error),

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use warden_gate::decision::{Action, GateState};
 use warden_gate::service::{self, GateError, Notifier, ProposeRequest};
 use warden_gate::{Policy, Stage};
-use warden_ledger::home::Home;
+use warden_home::Home;
 use warden_ledger::note::NoteSigner;
 
 use crate::args::{GateCommand, Global, ReportFormat};
@@ -228,9 +228,10 @@ async fn assess(
 ) -> Result<u8, Failure> {
     let policy = load_policy(policy_path)?;
     let policy_text = std::fs::read(policy_path).unwrap_or_default();
-    let (home, ledger) = crate::commands::open(global).await?;
+    let (home, stores) = crate::commands::open_stores(global).await?;
     let assessed = service::assess(
-        &ledger,
+        &stores.ledger,
+        stores.eval.as_ref(),
         model,
         checkpoint,
         &policy,

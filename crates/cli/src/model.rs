@@ -45,9 +45,9 @@ pub(crate) fn resolve_gguf(global: &Global, args: &mut ModelArgs) -> Result<(), 
     if args.gguf.is_some() {
         return Ok(());
     }
-    match warden_ledger::home::Home::open(&global.home) {
+    match warden_home::Home::open(&global.home) {
         Ok(home) => args.gguf.clone_from(&home.config().model.gguf),
-        Err(warden_ledger::home::HomeError::NotInitialized(_)) => {}
+        Err(warden_home::HomeError::NotInitialized(_)) => {}
         Err(error) => return Err(error.into()),
     }
     Ok(())
@@ -91,7 +91,7 @@ fn load(args: &ModelArgs) -> Result<Runtime, Failure> {
 
 /// The model `[model] gguf` names, loaded for `warden serve`.
 pub fn configured(
-    config: &warden_ledger::home::Config,
+    config: &warden_home::Config,
 ) -> Result<warden_server::api::chat::ModelSlot, Failure> {
     let Some(path) = &config.model.gguf else {
         return Ok(warden_server::api::chat::ModelSlot::default());

@@ -66,7 +66,7 @@ pub enum RunError {
     Environment(String),
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] warden_ledger::store::StoreError),
+    Store(#[from] warden_store::StoreError),
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] warden_ledger::LedgerError),

@@ -25,8 +25,9 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
-use warden_ledger::store::StoreError;
-use warden_ledger::store::eval::{CachedResponse, EvalStore};
+use warden_store::StoreError;
+
+use crate::store::{CachedResponse, EvalStore};
 
 use crate::target::{CallError, ChatRequest, Completion, Target};
 
@@ -501,7 +502,11 @@ mod tests {
     async fn journal_files_survive_torn_lines_and_import_into_the_store() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("w.db").display());
-        let store: Arc<dyn EvalStore> = warden_ledger::store::connect(&url).await.unwrap();
+        let store: Arc<dyn EvalStore> = crate::store::open(
+            &warden_store::connect(&url, &[&crate::store::MIGRATIONS])
+                .await
+                .unwrap(),
+        );
         let path = dir.path().join("journal").join("run.jsonl");
         let journal = Journal::new(Arc::clone(&store), Limits::default());
         journal.append_to(&path).unwrap();
@@ -521,7 +526,11 @@ mod tests {
             .unwrap();
         let other_dir = tempfile::tempdir().unwrap();
         let other_url = format!("sqlite://{}", other_dir.path().join("w.db").display());
-        let other: Arc<dyn EvalStore> = warden_ledger::store::connect(&other_url).await.unwrap();
+        let other: Arc<dyn EvalStore> = crate::store::open(
+            &warden_store::connect(&other_url, &[&crate::store::MIGRATIONS])
+                .await
+                .unwrap(),
+        );
         assert_eq!(import_file(other.as_ref(), &path).await.unwrap(), 1);
         let found = other
             .eval_responses(&["k1".into(), "k2".into()])

@@ -26,8 +26,10 @@
 //!   rates against the reference thresholds, coverage per Appendix A risk.
 //! - [`report`]: per category, risk, language and attack rates with Wilson intervals; harmful
 //!   compliance next to benign refusal; consistency 2×2 tables; JSON, Markdown and HTML.
-//! - [`testing`]: a test double, never run by users: an instantly-answering, fault-injecting
-//!   OpenAI-compatible upstream for harness-overhead benchmarks and retry and resume tests.
+//! - [`store`]: the evaluation tables, their migrations and SQL (this crate owns them).
+//! - `testing` (feature `testing`, never in a user's build): a test double, an
+//!   instantly-answering, fault-injecting OpenAI-compatible upstream (HTTP or HTTPS) for
+//!   harness-overhead benchmarks and retry, resume and TLS tests.
 //! - [`attack`]: transform attacks on any suite (encodings, perturbations, jailbreak templates,
 //!   many-shot, language switching) and attacker-driven ones (PAIR, crescendo) under a query and
 //!   token budget, with attack success rate and cost per success.
@@ -46,8 +48,10 @@ pub mod report;
 pub mod run;
 pub mod score;
 pub mod stats;
+pub mod store;
 pub mod suite;
 pub mod target;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod user;
 

@@ -581,7 +581,7 @@ pub enum Start {
 
 /// Read a stored run's config, to resume it.
 pub async fn stored_config(
-    store: &dyn warden_ledger::store::eval::EvalStore,
+    store: &dyn crate::store::EvalStore,
     id: &str,
 ) -> Result<RunConfig, crate::RunError> {
     let run = store.eval_run(id).await?.ok_or_else(|| {
@@ -600,12 +600,13 @@ pub async fn stored_config(
     })
 }
 
-/// Run (or resume) `suite` against `target` as `config` says, journalling every call in the
-/// ledger's store, then store the samples and report and append an `eval.run.finished` entry
+/// Run (or resume) `suite` against `target` as `config` says, journalling every call in `store`,
+/// then store the samples and report and append an `eval.run.finished` entry
 /// carrying the digests of the suite, the config and the judge.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_suite(
     ledger: &warden_ledger::Ledger,
+    store: Arc<dyn crate::store::EvalStore>,
     start: Start,
     config: &RunConfig,
     suite: &Suite,
@@ -619,7 +620,6 @@ pub async fn run_suite(
     let (Start::New(id) | Start::Resume(id)) = &start;
     // The id names the journal file: it must not be able to leave the journal folder.
     warden_core::id::check_id("run id", id).map_err(|e| crate::RunError::Usage(e.to_string()))?;
-    let store: Arc<dyn warden_ledger::store::eval::EvalStore> = ledger.store().clone();
     let digest = suite_digest(&suite.items);
     if digest != config.suite_sha256 {
         return Err(crate::RunError::Usage(format!(
@@ -633,7 +633,7 @@ pub async fn run_suite(
         Start::Resume(id) => id,
         Start::New(id) => {
             let created = store
-                .create_eval_run(&warden_ledger::store::eval::EvalRunRecord {
+                .create_eval_run(&crate::store::EvalRunRecord {
                     id: id.clone(),
                     suite: config.suite.clone(),
                     target: target.id(),
@@ -702,17 +702,15 @@ pub async fn run_suite(
     let report = crate::report::build(info, &samples);
     let summary =
         serde_json::to_string(&report).map_err(|e| crate::RunError::Environment(e.to_string()))?;
-    let records: Vec<warden_ledger::store::eval::EvalSampleRecord> = samples
+    let records: Vec<crate::store::EvalSampleRecord> = samples
         .iter()
         .enumerate()
-        .map(
-            |(position, sample)| warden_ledger::store::eval::EvalSampleRecord {
-                position: position as u64,
-                item_id: sample.item_id.clone(),
-                outcome: sample.outcome.as_str().into(),
-                record: serde_json::to_string(sample).unwrap_or_default(),
-            },
-        )
+        .map(|(position, sample)| crate::store::EvalSampleRecord {
+            position: position as u64,
+            item_id: sample.item_id.clone(),
+            outcome: sample.outcome.as_str().into(),
+            record: serde_json::to_string(sample).unwrap_or_default(),
+        })
         .collect();
     store
         .finish_eval_run(&id, status, &finished_at, &summary, &records)

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 use warden_eval::report::Report;
 use warden_eval::run::{RunConfig, Sample};
+use warden_eval::store::EvalStore;
 use warden_ledger::entry::{Entry, EntryDraft, SealedEntry, now_rfc3339};
 use warden_ledger::{Ledger, LedgerError};
 
@@ -29,7 +30,7 @@ pub enum GateError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
-    Store(#[from] warden_ledger::store::StoreError),
+    Store(#[from] warden_store::StoreError),
     /// Stored data could not be used (e.g. the compliance bank failed to load).
     #[error("{0}")]
     Environment(String),
@@ -73,6 +74,7 @@ pub struct EvidenceSet {
 /// and checkpoint whose ledger record vouches for its stored summary and config.
 pub async fn evidence(
     ledger: &Ledger,
+    store: &dyn EvalStore,
     model: &str,
     checkpoint: &str,
 ) -> Result<EvidenceSet, GateError> {
@@ -84,7 +86,7 @@ pub async fn evidence(
             .find(|e| e.payload.get("run").and_then(Value::as_str) == Some(run))
     };
     let mut set = EvidenceSet::default();
-    for run in ledger.store().eval_runs().await? {
+    for run in store.eval_runs().await? {
         if run.status != "finished" {
             continue;
         }
@@ -130,8 +132,7 @@ pub async fn evidence(
             .and_then(|m| serde_json::from_value(Value::String(m.into())).ok());
         let mut item = Evidence::from_report(&report, mitigation);
         if run.suite == warden_eval::compliance::SUITE_NAME {
-            let samples: Vec<Sample> = ledger
-                .store()
+            let samples: Vec<Sample> = store
                 .eval_samples(&run.id)
                 .await?
                 .iter()
@@ -185,6 +186,7 @@ pub struct Assessed {
 #[allow(clippy::too_many_arguments)]
 pub async fn assess(
     ledger: &Ledger,
+    store: &dyn EvalStore,
     model: &str,
     checkpoint: &str,
     policy: &Policy,
@@ -193,7 +195,7 @@ pub async fn assess(
     compute_ratio: Option<f64>,
     actor: &str,
 ) -> Result<Assessed, GateError> {
-    let evidence = evidence(ledger, model, checkpoint).await?;
+    let evidence = evidence(ledger, store, model, checkpoint).await?;
     let attestations = attestations(ledger, model).await?;
     let assessment = crate::assess(
         policy,

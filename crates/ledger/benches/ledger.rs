@@ -19,7 +19,7 @@ use warden_ledger::Ledger;
 use warden_ledger::entry::EntryDraft;
 use warden_ledger::note::NoteSigner;
 use warden_ledger::proof::ProofBundle;
-use warden_ledger::testing::{Backend, TestDatabase, fresh_database};
+use warden_store::testing::{Backend, TestDatabase, fresh_database};
 
 const ORIGIN: &str = "warden.bench/ledger";
 
@@ -32,9 +32,18 @@ fn draft(n: u64) -> EntryDraft {
     )
 }
 
+/// The ledger's store on a benchmark database.
+async fn store_of(db: &TestDatabase) -> std::sync::Arc<dyn warden_ledger::store::Store> {
+    warden_ledger::store::open(
+        &db.connect(&[&warden_ledger::store::MIGRATIONS])
+            .await
+            .expect("store"),
+    )
+}
+
 async fn ledger_on(db: &TestDatabase) -> Ledger {
     let signer = NoteSigner::generate(ORIGIN).expect("key");
-    Ledger::new(db.store().await.expect("store"), signer, ORIGIN.into())
+    Ledger::new(store_of(db).await, signer, ORIGIN.into())
 }
 
 fn rate(count: u64, elapsed: Duration) -> String {
@@ -129,7 +138,7 @@ async fn proofs(backend: Backend, label: &str) {
     let db = fresh_database(backend).await.expect("database");
     let signer = NoteSigner::generate(ORIGIN).expect("key");
     let verifier = signer.verifier();
-    let ledger = Ledger::new(db.store().await.expect("store"), signer, ORIGIN.into());
+    let ledger = Ledger::new(store_of(&db).await, signer, ORIGIN.into());
     let started = Instant::now();
     fill(&ledger, entries, 5_000).await;
     println!(

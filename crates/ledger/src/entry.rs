@@ -51,6 +51,12 @@ pub enum EntryError {
     Reserved { kind: String, command: &'static str },
 }
 
+impl From<EntryError> for warden_store::StoreError {
+    fn from(error: EntryError) -> Self {
+        warden_store::StoreError::InvalidEntry(error.to_string())
+    }
+}
+
 /// Entry kinds that belong to a capability, by prefix, with the commands that write them. Their
 /// entries carry the capability's own checks (roles, signatures, evidence), so the generic append
 /// (`POST /v1/ledger/entries`, `warden ledger append`) refuses them: a key that may record events

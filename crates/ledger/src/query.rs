@@ -72,7 +72,7 @@ mod tests {
     use super::*;
     use crate::entry::EntryDraft;
     use crate::note::NoteSigner;
-    use crate::testing::{Backend, fresh_database};
+    use warden_store::testing::{Backend, fresh_database};
 
     fn entry(kind: &str, subject: &str) -> Entry {
         Entry {
@@ -108,7 +108,7 @@ mod tests {
         let db = fresh_database(Backend::Sqlite).await.unwrap();
         let signer = NoteSigner::generate("warden.test/query").unwrap();
         let ledger = Ledger::new(
-            db.store().await.unwrap(),
+            crate::store::open(&db.connect(&[&crate::store::MIGRATIONS]).await.unwrap()),
             signer,
             "warden.test/query".into(),
         );

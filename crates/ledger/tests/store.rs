@@ -13,8 +13,8 @@ use warden_ledger::entry::EntryDraft;
 use warden_ledger::note::NoteSigner;
 use warden_ledger::proof::ProofBundle;
 use warden_ledger::store::{self, StoreError};
-use warden_ledger::testing::{Backend, TestDatabase, fresh_database};
 use warden_ledger::{Ledger, LedgerError};
+use warden_store::testing::{Backend, TestDatabase, fresh_database};
 
 const ORIGIN: &str = "warden.test/ledger";
 
@@ -28,12 +28,17 @@ async fn run<F: AsyncFnOnce(TestDatabase)>(backend: Backend, test: F) {
 /// One test per database: `name::sqlite` and `name::postgres`.
 macro_rules! on_both {
     ($name:ident, $test:expr) => {
-        warden_ledger::on_both_databases!(run, $name, $test);
+        warden_store::on_both_databases!(run, $name, $test);
     };
 }
 
+/// The ledger's store on a test database.
+async fn open(db: &TestDatabase) -> Arc<dyn store::Store> {
+    store::open(&db.connect(&[&store::MIGRATIONS]).await.unwrap())
+}
+
 async fn ledger(db: &TestDatabase, signer: NoteSigner) -> Ledger {
-    Ledger::new(db.store().await.unwrap(), signer, ORIGIN.into())
+    Ledger::new(open(db).await, signer, ORIGIN.into())
 }
 
 fn signer() -> NoteSigner {
@@ -94,7 +99,7 @@ on_both!(
     async |db| {
         // Two Ledger values over two connection pools behave like two Warden processes.
         let first = ledger(&db, signer()).await;
-        let second_store = db.store().await.unwrap();
+        let second_store = open(&db).await;
         let second = Ledger::new(
             second_store,
             NoteSigner::from_private_key(&signer().private_key()).unwrap(),
@@ -353,18 +358,13 @@ on_both!(keys_are_stored_hashed_recorded_and_revocable, async |db| {
 });
 
 #[tokio::test]
-async fn sqlite_and_postgres_reach_the_same_logical_schema() {
-    let sqlite = fresh_database(Backend::Sqlite).await.unwrap();
-    let postgres = fresh_database(Backend::Postgres)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut left = sqlite.store().await.unwrap().describe().await.unwrap();
-    let mut right = postgres.store().await.unwrap().describe().await.unwrap();
-    left.sort();
-    right.sort();
-    assert!(left.len() >= 15, "{left:?}");
-    assert!(left.iter().all(|c| c.logical_type != "unknown"), "{left:?}");
-    assert_eq!(left, right);
+async fn a_store_shared_between_ledgers_is_one_log() {
+    let db = fresh_database(Backend::Sqlite).await.unwrap();
+    let store = open(&db).await;
+    let one = Ledger::new(Arc::clone(&store), signer(), ORIGIN.into());
+    one.append(draft(0)).await.unwrap();
+    let two = Ledger::new(store, signer(), ORIGIN.into());
+    assert_eq!(two.append(draft(1)).await.unwrap().index, 1);
 }
 
 #[tokio::test]
@@ -391,97 +391,3 @@ async fn a_database_that_is_down_gets_a_clear_error() {
         "{err}"
     );
 }
-
-#[tokio::test]
-async fn a_store_shared_between_ledgers_is_one_log() {
-    let db = fresh_database(Backend::Sqlite).await.unwrap();
-    let store = db.store().await.unwrap();
-    let one = Ledger::new(Arc::clone(&store), signer(), ORIGIN.into());
-    one.append(draft(0)).await.unwrap();
-    let two = Ledger::new(store, signer(), ORIGIN.into());
-    assert_eq!(two.append(draft(1)).await.unwrap().index, 1);
-}
-
-on_both!(eval_runs_journal_responses_and_finish_once, async |db| {
-    use warden_ledger::store::eval::{CachedResponse, EvalRunRecord, EvalSampleRecord};
-    let store = db.store().await.unwrap();
-    let run = EvalRunRecord {
-        id: "run-1".into(),
-        suite: "xstest".into(),
-        target: "http://127.0.0.1:1/v1 model=m".into(),
-        model: "m".into(),
-        created_at: "2026-11-27T00:00:00Z".into(),
-        status: "running".into(),
-        finished_at: None,
-        config: "{}".into(),
-        summary: None,
-    };
-    assert!(store.create_eval_run(&run).await.unwrap());
-    assert!(
-        !store.create_eval_run(&run).await.unwrap(),
-        "ids are unique"
-    );
-    assert_eq!(store.eval_run("run-1").await.unwrap(), Some(run.clone()));
-
-    let response = |key: &str, body: &str| CachedResponse {
-        key: key.into(),
-        target: run.target.clone(),
-        body: body.into(),
-        created_at: "2026-11-27T00:00:01Z".into(),
-    };
-    store
-        .put_eval_responses(&[response("k1", "one"), response("k2", "two")])
-        .await
-        .unwrap();
-    // A key journalled twice keeps its first body: answers are never rewritten.
-    store
-        .put_eval_responses(&[response("k1", "changed"), response("k3", "three")])
-        .await
-        .unwrap();
-    let keys: Vec<String> = (0..1200).map(|i| format!("k{i}")).collect();
-    let found = store.eval_responses(&keys).await.unwrap();
-    assert_eq!(found.len(), 3);
-    assert_eq!(found["k1"], "one");
-    assert_eq!(found["k3"], "three");
-
-    let samples = vec![
-        EvalSampleRecord {
-            position: 0,
-            item_id: "a".into(),
-            outcome: "pass".into(),
-            record: "{}".into(),
-        },
-        EvalSampleRecord {
-            position: 1,
-            item_id: "b".into(),
-            outcome: "error".into(),
-            record: "{}".into(),
-        },
-    ];
-    store
-        .finish_eval_run(
-            "run-1",
-            "finished",
-            "2026-11-27T00:01:00Z",
-            "{\"ok\":1}",
-            &samples,
-        )
-        .await
-        .unwrap();
-    assert_eq!(store.eval_samples("run-1").await.unwrap(), samples);
-    let finished = store.eval_run("run-1").await.unwrap().unwrap();
-    assert_eq!(finished.status, "finished");
-    assert_eq!(finished.summary.as_deref(), Some("{\"ok\":1}"));
-    let again = store
-        .finish_eval_run("run-1", "finished", "x", "{}", &samples)
-        .await
-        .unwrap_err();
-    assert!(again.to_string().contains("already finished"), "{again}");
-    assert!(
-        store
-            .finish_eval_run("nope", "finished", "x", "{}", &[])
-            .await
-            .is_err()
-    );
-    assert_eq!(store.eval_runs().await.unwrap().len(), 1);
-});

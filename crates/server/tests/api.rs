@@ -10,9 +10,9 @@ use warden_ledger::Ledger;
 use warden_ledger::access;
 use warden_ledger::note::NoteSigner;
 use warden_ledger::proof::ProofBundle;
-use warden_ledger::testing::{Backend, TestDatabase, fresh_database};
 use warden_server::auth::Access;
 use warden_server::{ServerOptions, routes};
+use warden_store::testing::{Backend, TestDatabase, fresh_database};
 
 const ORIGIN: &str = "warden.test/api";
 const MAX_BODY: usize = 64 * 1024;
@@ -46,7 +46,15 @@ impl Server {
     async fn start(db: TestDatabase) -> Self {
         let signer = NoteSigner::generate(ORIGIN).unwrap();
         let verifier = signer.verifier();
-        let ledger = Ledger::new(db.store().await.unwrap(), signer, ORIGIN.into());
+        let ledger = Ledger::new(
+            warden_ledger::store::open(
+                &db.connect(&[&warden_ledger::store::MIGRATIONS])
+                    .await
+                    .unwrap(),
+            ),
+            signer,
+            ORIGIN.into(),
+        );
         let (minted, _) = access::create_key(&ledger, "root", None, &[Role::Admin], "local:test")
             .await
             .unwrap();
@@ -126,7 +134,7 @@ async fn run<F: AsyncFnOnce(Server)>(backend: Backend, test: F) {
 /// One test per database: `name::sqlite` and `name::postgres`.
 macro_rules! on_both {
     ($name:ident, $test:expr) => {
-        warden_ledger::on_both_databases!(run, $name, $test);
+        warden_store::on_both_databases!(run, $name, $test);
     };
 }
 

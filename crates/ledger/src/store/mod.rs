@@ -1,15 +1,13 @@
-//! The store: small per-capability traits ([`LedgerStore`], [`KeyStore`], [`eval::EvalStore`]) with one
-//! implementation per database ([`sqlite::SqliteStore`], [`postgres::PgStore`]).
-//!
-//! The database is chosen by URL: `sqlite://PATH` (the embedded default under the Warden home) or
-//! `postgres://…`. Migrations for both live in `migrations/{sqlite,postgres}` with the same
-//! numbering, are embedded in the binary and applied on connect.
+//! The ledger's own storage: [`LedgerStore`] (entries, tree nodes, checkpoints) and [`KeyStore`]
+//! (API keys, whose grants and revocations are ledger entries in the same transaction), with one
+//! implementation per database ([`sqlite::SqliteStore`], [`postgres::PgStore`]) built on the
+//! shared handle of `warden-store` ([`open`]). The migrations in `migrations/{sqlite,postgres}`
+//! ([`MIGRATIONS`]) hold versions 1 and 3–999.
 //!
 //! **Invariant:** a ledger append is one transaction holding the database's writer lock
 //! (`BEGIN IMMEDIATE` on SQLite, a transaction-scoped advisory lock on PostgreSQL), so appends
 //! from any number of tasks or processes are serialised and the tree never forks.
 
-pub mod eval;
 pub mod postgres;
 pub mod sqlite;
 
@@ -19,66 +17,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use warden_core::Role;
 
-use crate::entry::{EntryDraft, EntryError, SealedEntry};
+use crate::entry::{EntryDraft, SealedEntry};
 use crate::merkle::{Frontier, Hash, NodeId, decompose};
 
-/// A store failure, sorted by what the caller should do about it.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    /// The database cannot be reached; retry once it is back.
-    #[error(
-        "the {backend} database is unavailable ({detail}); check that the server is running (PostgreSQL) or that the folder exists and is writable (SQLite), and that the URL is right"
-    )]
-    Unavailable {
-        backend: &'static str,
-        detail: String,
-    },
-    /// An entry failed validation; nothing was written.
-    #[error(transparent)]
-    InvalidEntry(#[from] EntryError),
-    /// Stored data contradicts itself; `warden ledger verify` says where.
-    #[error(
-        "stored ledger data is inconsistent: {0}; run `warden ledger verify` to locate the damage"
-    )]
-    Corrupt(String),
-    /// The URL names no supported database.
-    #[error(
-        "unsupported database URL `{0}`: use sqlite://PATH or postgres://USER@HOST/DB (set WARDEN_DATABASE_URL or [database] url in warden.toml)"
-    )]
-    UnsupportedUrl(String),
-    /// Applying migrations failed.
-    #[error("could not apply database migrations: {0}")]
-    Migration(String),
-    /// Any other database error.
-    #[error("database error: {0}")]
-    Database(String),
-}
-
-impl StoreError {
-    fn from_sqlx(backend: &'static str, error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable {
-                backend,
-                detail: error.to_string(),
-            },
-            sqlx::Error::Database(db)
-                if db.code().is_some_and(|code| {
-                    code.starts_with("08") || code.starts_with("57P") || code == "3D000"
-                }) =>
-            {
-                StoreError::Unavailable {
-                    backend,
-                    detail: db.to_string(),
-                }
-            }
-            other => StoreError::Database(other.to_string()),
-        }
-    }
-}
+pub use warden_store::{Db, StoreError, redact_url, to_i64};
 
 /// A signed checkpoint as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,53 +91,38 @@ pub trait KeyStore: Send + Sync {
     ) -> Result<Option<SealedEntry>, StoreError>;
 }
 
-/// Every capability of one database.
+/// The ledger's and the keys' storage on one database.
 #[async_trait]
-pub trait Store: LedgerStore + KeyStore + eval::EvalStore {
+pub trait Store: LedgerStore + KeyStore {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
-    /// Tables and columns as the database reports them, in logical types, for schema parity.
-    async fn describe(&self) -> Result<Vec<ColumnInfo>, StoreError>;
-    /// Run one SQL statement behind the store's back. Only for tests that tamper with rows the
-    /// way an attacker with database access would.
-    #[doc(hidden)]
+    /// Run one SQL statement behind the store's back, as an attacker with database access
+    /// would (tamper tests only; feature `testing`).
+    #[cfg(feature = "testing")]
     async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError>;
 }
 
-/// One column of the logical schema.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ColumnInfo {
-    pub table: String,
-    pub column: String,
-    /// `integer`, `text` or `bytes`.
-    pub logical_type: String,
-    pub nullable: bool,
-    pub primary_key: bool,
+/// The ledger's migrations (versions 1 and 3–999).
+pub static MIGRATIONS: warden_store::Migrations = warden_store::Migrations {
+    owner: "warden-ledger",
+    sqlite: sqlx::migrate!("./migrations/sqlite"),
+    postgres: sqlx::migrate!("./migrations/postgres"),
+};
+
+/// The ledger's store on `db`.
+pub fn open(db: &Db) -> Arc<dyn Store> {
+    match db {
+        Db::Sqlite(pool) => Arc::new(sqlite::SqliteStore::new(pool.clone())),
+        Db::Postgres(pool) => Arc::new(postgres::PgStore::new(pool.clone())),
+    }
 }
 
-/// Open the database at `url` and apply migrations.
+/// Connect to `url` for the ledger's tables alone (tests and tools that need nothing else);
+/// other capabilities' tables and migrations in the same database are left alone.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::connect(url).await?))
-    } else {
-        Err(StoreError::UnsupportedUrl(redact_url(url)))
-    }
-}
-
-/// The URL with any password replaced, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
+    Ok(open(
+        &warden_store::connect_part(url, &[&MIGRATIONS]).await?,
+    ))
 }
 
 /// What an append writes, planned from the tree's right edge before any row is inserted.
@@ -234,11 +161,6 @@ fn person_or_name(person: Option<String>, name: String) -> String {
     person.unwrap_or_else(|| crate::access::person_id(&name))
 }
 
-fn to_i64(value: u64) -> Result<i64, StoreError> {
-    i64::try_from(value)
-        .map_err(|_| StoreError::Database(format!("index {value} exceeds the database's range")))
-}
-
 fn to_hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
     bytes
         .try_into()
@@ -275,21 +197,6 @@ fn node_ids_json(ids: &[NodeId]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(
-            redact_url("postgres://warden:s3cret@db:5432/w"),
-            "postgres://warden:***@db:5432/w"
-        );
-        assert_eq!(
-            redact_url("postgres://warden@db/w"),
-            "postgres://warden@db/w"
-        );
-        assert_eq!(redact_url("sqlite:///tmp/x.db"), "sqlite:///tmp/x.db");
-        let err = StoreError::UnsupportedUrl(redact_url("mysql://u:pw@h/db"));
-        assert!(!err.to_string().contains("pw"));
-    }
 
     #[test]
     fn roles_round_trip_through_text() {

@@ -2,22 +2,17 @@
 //! transaction-scoped advisory lock, so writers on many hosts share one tree.
 
 use std::collections::HashMap;
-use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Connection as _, PgConnection, Postgres, Row, Transaction};
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{Postgres, Row, Transaction};
 
 use super::{
-    ApiKeyRecord, AppendPlan, ColumnInfo, KeyStore, LedgerStore, Store, StoreError,
-    StoredCheckpoint, node_ids_json, person_or_name, plan_append, redact_url, roles_from_text,
-    roles_to_text, to_hash, to_i64,
+    ApiKeyRecord, AppendPlan, KeyStore, LedgerStore, Store, StoreError, StoredCheckpoint,
+    node_ids_json, person_or_name, plan_append, roles_from_text, roles_to_text, to_hash, to_i64,
 };
 use crate::entry::{EntryDraft, SealedEntry};
 use crate::merkle::{Hash, NodeId, decompose};
-
-super::eval::impl_eval_store!(PgStore, "SELECT jsonb_array_elements_text($1::jsonb)");
 
 const BACKEND: &str = "postgres";
 /// Advisory lock key held by every ledger append ("WARDEN" in ASCII).
@@ -34,36 +29,9 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Connect to `url` and apply migrations.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| StoreError::UnsupportedUrl(format!("{} ({e})", redact_url(url))))?;
-        let unreachable = |e: sqlx::Error| match err(e) {
-            StoreError::Unavailable { backend, detail } => StoreError::Unavailable {
-                backend,
-                detail: format!("{detail}; tried {}", redact_url(url)),
-            },
-            other => other,
-        };
-        // One direct attempt first: a pool would keep retrying a refused connection until its
-        // acquire timeout, and a user who mistyped the port should hear so at once.
-        PgConnection::connect_with(&options)
-            .await
-            .map_err(unreachable)?
-            .close()
-            .await
-            .map_err(unreachable)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(unreachable)?;
-        sqlx::migrate!("./migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Self { pool })
+    /// The ledger's store over an open pool (see [`super::open`]).
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
@@ -364,42 +332,7 @@ impl Store for PgStore {
         BACKEND
     }
 
-    async fn describe(&self) -> Result<Vec<ColumnInfo>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.table_name::TEXT AS table_name, c.column_name::TEXT AS column_name, c.data_type::TEXT AS data_type, \
-                    (c.is_nullable = 'YES') AS nullable, \
-                    EXISTS (SELECT 1 FROM information_schema.table_constraints AS t \
-                            JOIN information_schema.key_column_usage AS k \
-                              ON k.constraint_name = t.constraint_name AND k.table_schema = t.table_schema \
-                            WHERE t.constraint_type = 'PRIMARY KEY' AND t.table_schema = c.table_schema \
-                              AND t.table_name = c.table_name AND k.column_name = c.column_name) AS primary_key \
-             FROM information_schema.columns AS c \
-             WHERE c.table_schema = current_schema() AND c.table_name NOT LIKE '\\_sqlx\\_%' \
-             ORDER BY c.table_name, c.ordinal_position",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
-        rows.into_iter()
-            .map(|row| {
-                let data_type: String = row.try_get("data_type").map_err(err)?;
-                Ok(ColumnInfo {
-                    table: row.try_get("table_name").map_err(err)?,
-                    column: row.try_get("column_name").map_err(err)?,
-                    logical_type: match data_type.as_str() {
-                        "bigint" | "integer" | "smallint" => "integer",
-                        "text" | "character varying" => "text",
-                        "bytea" => "bytes",
-                        _ => "unknown",
-                    }
-                    .to_owned(),
-                    nullable: row.try_get("nullable").map_err(err)?,
-                    primary_key: row.try_get("primary_key").map_err(err)?,
-                })
-            })
-            .collect()
-    }
-
+    #[cfg(feature = "testing")]
     async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
         let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
             .execute(&self.pool)

@@ -2,24 +2,17 @@
 //! `BEGIN IMMEDIATE` for every write so concurrent writers queue instead of failing.
 
 use std::collections::HashMap;
-use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    ApiKeyRecord, AppendPlan, ColumnInfo, KeyStore, LedgerStore, Store, StoreError,
-    StoredCheckpoint, node_ids_json, person_or_name, plan_append, roles_from_text, roles_to_text,
-    to_hash, to_i64,
+    ApiKeyRecord, AppendPlan, KeyStore, LedgerStore, Store, StoreError, StoredCheckpoint,
+    node_ids_json, person_or_name, plan_append, roles_from_text, roles_to_text, to_hash, to_i64,
 };
 use crate::entry::{EntryDraft, SealedEntry};
 use crate::merkle::{Hash, NodeId, decompose};
-
-super::eval::impl_eval_store!(SqliteStore, "SELECT value FROM json_each($1)");
 
 const BACKEND: &str = "sqlite";
 
@@ -34,29 +27,9 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Open (creating if missing) the database at `url` and apply migrations.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| StoreError::UnsupportedUrl(format!("{url} ({e})")))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
-            .await
-            .map_err(|e| StoreError::Unavailable {
-                backend: BACKEND,
-                detail: format!("cannot open {url}: {e}"),
-            })?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Self { pool })
+    /// The ledger's store over an open pool (see [`super::open`]).
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
@@ -343,38 +316,7 @@ impl Store for SqliteStore {
         BACKEND
     }
 
-    async fn describe(&self) -> Result<Vec<ColumnInfo>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT m.name AS table_name, p.name AS column_name, p.type AS column_type, p.\"notnull\" AS not_null, p.pk AS pk \
-             FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p \
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx_%' \
-             ORDER BY m.name, p.cid",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
-        rows.into_iter()
-            .map(|row| {
-                let declared: String = row.try_get("column_type").map_err(err)?;
-                let not_null: i64 = row.try_get("not_null").map_err(err)?;
-                let pk: i64 = row.try_get("pk").map_err(err)?;
-                Ok(ColumnInfo {
-                    table: row.try_get("table_name").map_err(err)?,
-                    column: row.try_get("column_name").map_err(err)?,
-                    logical_type: match declared.to_ascii_uppercase().as_str() {
-                        "INTEGER" => "integer",
-                        "TEXT" => "text",
-                        "BLOB" => "bytes",
-                        _ => "unknown",
-                    }
-                    .to_owned(),
-                    nullable: not_null == 0 && pk == 0,
-                    primary_key: pk > 0,
-                })
-            })
-            .collect()
-    }
-
+    #[cfg(feature = "testing")]
     async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
         let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
             .execute(&self.pool)

@@ -2,6 +2,10 @@
 //! its verifier key (`ledger.pub`), the latest checkpoint that key signed (`ledger.checkpoint`,
 //! kept outside the database so that a deleted, emptied or swapped database is noticed rather
 //! than silently started afresh) and, by default, the SQLite database (`warden.db`).
+//!
+//! This crate is where Warden is put together: it reads the configuration, opens the database
+//! with every capability's migrations ([`Home::open_stores`]) and hands each surface the stores
+//! it needs.
 
 use std::fs;
 use std::io::Write as _;
@@ -12,9 +16,16 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
-use crate::log::{Ledger, LedgerError, Witness};
-use crate::note::{NoteError, NoteSigner};
-use crate::store::{self, StoreError};
+use warden_eval::store::EvalStore;
+use warden_ledger::log::{Ledger, LedgerError, Witness};
+use warden_ledger::note::{NoteError, NoteSigner};
+use warden_store::{Db, StoreError};
+
+/// Every capability's migrations, in the one history of a home's database.
+pub static MIGRATIONS: [&warden_store::Migrations; 2] = [
+    &warden_ledger::store::MIGRATIONS,
+    &warden_eval::store::MIGRATIONS,
+];
 
 pub const CONFIG_FILE: &str = "warden.toml";
 pub const KEY_FILE: &str = "ledger.key";
@@ -321,6 +332,19 @@ impl Home {
         Ok(signer)
     }
 
+    /// Open the database with every capability's migrations, and the stores on it: the ledger
+    /// (checked as [`Home::open_ledger`] checks it) and the evaluation store.
+    pub async fn open_stores(&self, url_override: Option<&str>) -> Result<Stores, HomeError> {
+        let db = warden_store::connect(&self.database_url(url_override), &MIGRATIONS).await?;
+        let ledger = self.ledger_on(&db)?;
+        ledger.check_continuity().await?;
+        Ok(Stores {
+            eval: warden_eval::store::open(&db),
+            ledger,
+            db,
+        })
+    }
+
     /// Connect to the store (applying migrations), start the ledger service and check that the
     /// database holds the tree this home's key has signed: a missing, emptied, swapped or rolled
     /// back database is a [`LedgerError::Fork`], never a fresh start.
@@ -335,16 +359,30 @@ impl Home {
         &self,
         url_override: Option<&str>,
     ) -> Result<Ledger, HomeError> {
-        let store = store::connect(&self.database_url(url_override)).await?;
+        let db = warden_store::connect(&self.database_url(url_override), &MIGRATIONS).await?;
+        self.ledger_on(&db)
+    }
+
+    fn ledger_on(&self, db: &Db) -> Result<Ledger, HomeError> {
         let witness = HomeWitness {
             path: self.root.join(CHECKPOINT_FILE),
             publish_dir: self.config.ledger.publish_dir.clone(),
         };
-        Ok(
-            Ledger::new(store, self.signer()?, self.config.ledger.origin.clone())
-                .with_witness(Arc::new(witness)),
+        Ok(Ledger::new(
+            warden_ledger::store::open(db),
+            self.signer()?,
+            self.config.ledger.origin.clone(),
         )
+        .with_witness(Arc::new(witness)))
     }
+}
+
+/// The stores of an open home.
+#[derive(Clone)]
+pub struct Stores {
+    pub db: Db,
+    pub ledger: Ledger,
+    pub eval: Arc<dyn EvalStore>,
 }
 
 /// The home's record of what its key signed, and the publication of each new checkpoint.

@@ -1,14 +1,18 @@
-//! Evaluation runs, their response journal and their scored samples ([`EvalStore`]).
+//! Evaluation runs, their response journal and their scored samples ([`EvalStore`]), owned by
+//! this crate: its tables (`eval_runs`, `eval_responses`, `eval_samples`), its migrations
+//! ([`MIGRATIONS`], version 2 and 1000–1999) and its SQL.
 //!
 //! The SQL is the same text on both databases (`$n` placeholders, `ON CONFLICT DO NOTHING`), so
 //! one macro writes both implementations; only the key-set lookup differs (`json_each` on SQLite,
-//! `jsonb_array_elements_text` on PostgreSQL).
+//! `jsonb_array_elements_text` on PostgreSQL). These writes are not ledger entries, so they never
+//! take the ledger's append lock: on PostgreSQL a plain transaction, on SQLite the database's
+//! one writer slot (`BEGIN IMMEDIATE`) for the length of the write.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
-
-use super::StoreError;
+use warden_store::{Db, StoreError};
 
 /// One evaluation run as stored. `config` and `summary` are JSON documents owned by `warden-eval`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,7 +78,7 @@ pub trait EvalStore: Send + Sync {
 }
 
 /// Keys per lookup query: well under both databases' parameter and statement limits.
-pub(crate) const LOOKUP_CHUNK: usize = 500;
+const LOOKUP_CHUNK: usize = 500;
 
 /// Implements [`EvalStore`] for a store type with a `pool` field, a `begin_write` method and an
 /// `err` function in scope; `$in_keys` is the SQL expression that expands `$1` (a JSON array of
@@ -82,10 +86,10 @@ pub(crate) const LOOKUP_CHUNK: usize = 500;
 macro_rules! impl_eval_store {
     ($store:ty, $in_keys:literal) => {
         #[async_trait::async_trait]
-        impl $crate::store::eval::EvalStore for $store {
+        impl $crate::store::EvalStore for $store {
             async fn create_eval_run(
                 &self,
-                run: &$crate::store::eval::EvalRunRecord,
+                run: &$crate::store::EvalRunRecord,
             ) -> Result<bool, StoreError> {
                 let inserted = sqlx::query(
                     "INSERT INTO eval_runs (id, suite, target, model, created_at, status, finished_at, config, summary) \
@@ -110,7 +114,7 @@ macro_rules! impl_eval_store {
             async fn eval_run(
                 &self,
                 id: &str,
-            ) -> Result<Option<$crate::store::eval::EvalRunRecord>, StoreError> {
+            ) -> Result<Option<$crate::store::EvalRunRecord>, StoreError> {
                 let row = sqlx::query(
                     "SELECT id, suite, target, model, created_at, status, finished_at, config, summary \
                      FROM eval_runs WHERE id = $1",
@@ -124,7 +128,7 @@ macro_rules! impl_eval_store {
 
             async fn eval_runs(
                 &self,
-            ) -> Result<Vec<$crate::store::eval::EvalRunRecord>, StoreError> {
+            ) -> Result<Vec<$crate::store::EvalRunRecord>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT id, suite, target, model, created_at, status, finished_at, config, summary \
                      FROM eval_runs ORDER BY created_at DESC, id DESC",
@@ -137,7 +141,7 @@ macro_rules! impl_eval_store {
 
             async fn put_eval_responses(
                 &self,
-                responses: &[$crate::store::eval::CachedResponse],
+                responses: &[$crate::store::CachedResponse],
             ) -> Result<(), StoreError> {
                 if responses.is_empty() {
                     return Ok(());
@@ -164,7 +168,7 @@ macro_rules! impl_eval_store {
                 keys: &[String],
             ) -> Result<std::collections::HashMap<String, String>, StoreError> {
                 let mut found = std::collections::HashMap::new();
-                for chunk in keys.chunks($crate::store::eval::LOOKUP_CHUNK) {
+                for chunk in keys.chunks($crate::store::LOOKUP_CHUNK) {
                     let wanted = serde_json::to_string(chunk)
                         .map_err(|e| StoreError::Database(e.to_string()))?;
                     let rows = sqlx::query(concat!(
@@ -192,7 +196,7 @@ macro_rules! impl_eval_store {
                 status: &str,
                 finished_at: &str,
                 summary: &str,
-                samples: &[$crate::store::eval::EvalSampleRecord],
+                samples: &[$crate::store::EvalSampleRecord],
             ) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
                 let updated = sqlx::query(
@@ -232,7 +236,7 @@ macro_rules! impl_eval_store {
             async fn eval_samples(
                 &self,
                 run_id: &str,
-            ) -> Result<Vec<$crate::store::eval::EvalSampleRecord>, StoreError> {
+            ) -> Result<Vec<$crate::store::EvalSampleRecord>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT position, item_id, outcome, record FROM eval_samples \
                      WHERE run_id = $1 ORDER BY position",
@@ -244,7 +248,7 @@ macro_rules! impl_eval_store {
                 rows.iter()
                     .map(|row| {
                         let position: i64 = row.try_get("position").map_err(err)?;
-                        Ok($crate::store::eval::EvalSampleRecord {
+                        Ok($crate::store::EvalSampleRecord {
                             position: u64::try_from(position).map_err(|_| {
                                 StoreError::Corrupt(format!("negative sample position {position}"))
                             })?,
@@ -259,13 +263,13 @@ macro_rules! impl_eval_store {
 
         fn run_from_row<R: sqlx::Row>(
             row: &R,
-        ) -> Result<$crate::store::eval::EvalRunRecord, StoreError>
+        ) -> Result<$crate::store::EvalRunRecord, StoreError>
         where
             for<'c> &'c str: sqlx::ColumnIndex<R>,
             for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
             for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
         {
-            Ok($crate::store::eval::EvalRunRecord {
+            Ok($crate::store::EvalRunRecord {
                 id: row.try_get("id").map_err(err)?,
                 suite: row.try_get("suite").map_err(err)?,
                 target: row.try_get("target").map_err(err)?,
@@ -280,4 +284,59 @@ macro_rules! impl_eval_store {
     };
 }
 
-pub(crate) use impl_eval_store;
+/// This crate's migrations.
+pub static MIGRATIONS: warden_store::Migrations = warden_store::Migrations {
+    owner: "warden-eval",
+    sqlite: sqlx::migrate!("./migrations/sqlite"),
+    postgres: sqlx::migrate!("./migrations/postgres"),
+};
+
+/// The evaluation store on `db`.
+pub fn open(db: &Db) -> Arc<dyn EvalStore> {
+    match db {
+        Db::Sqlite(pool) => Arc::new(sqlite::SqliteEvalStore { pool: pool.clone() }),
+        Db::Postgres(pool) => Arc::new(postgres::PgEvalStore { pool: pool.clone() }),
+    }
+}
+
+mod sqlite {
+    use sqlx::{Row as _, Sqlite, SqlitePool, Transaction};
+    use warden_store::{StoreError, to_i64};
+
+    fn err(error: sqlx::Error) -> StoreError {
+        StoreError::from_sqlx("sqlite", error)
+    }
+
+    pub(super) struct SqliteEvalStore {
+        pub(super) pool: SqlitePool,
+    }
+
+    impl SqliteEvalStore {
+        async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+            self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)
+        }
+    }
+
+    impl_eval_store!(SqliteEvalStore, "SELECT value FROM json_each($1)");
+}
+
+mod postgres {
+    use sqlx::{PgPool, Postgres, Row as _, Transaction};
+    use warden_store::{StoreError, to_i64};
+
+    fn err(error: sqlx::Error) -> StoreError {
+        StoreError::from_sqlx("postgres", error)
+    }
+
+    pub(super) struct PgEvalStore {
+        pub(super) pool: PgPool,
+    }
+
+    impl PgEvalStore {
+        async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+            self.pool.begin().await.map_err(err)
+        }
+    }
+
+    impl_eval_store!(PgEvalStore, "SELECT jsonb_array_elements_text($1::jsonb)");
+}
