@@ -332,20 +332,82 @@ fn issue_10_verify_proof_checks_against_a_kept_checkpoint() {
         "{}",
         stdout(&unrelated)
     );
-    // The copy of the home signed a different root at size 4; the kept size-3 checkpoint of the
-    // fork's own tree equals ours, so show the auditor the fork's size-4 tree as if it were the
-    // log and the honest size-4 checkpoint they kept.
-    let honest_four = parse(&home.run(&["ledger", "checkpoint", "--json"]));
-    let _ = honest_four;
-    let fork_proof = stdout(&fork.run(&["ledger", "proof", "--since", "3"]));
-    let fork_check = verify(&fork_proof);
-    assert!(fork_check.status.success(), "the fork extends size 3 too");
-    let honest_at_5 = stdout(&home.run(&["ledger", "checkpoint"]));
-    std::fs::write(&kept, &honest_at_5).unwrap();
-    let fork_at_4 = stdout(&fork.run(&["ledger", "proof", "--since", "3"]));
-    let split = verify(&fork_at_4);
-    assert_eq!(split.status.code(), Some(1));
-    let _ = split;
+    // The copy of the home signed a different root at size 4. An auditor who kept the honest
+    // size-4 checkpoint is shown the fork's proof from 3 to 4: a split view.
+    let honest_four = parse(&home.run(&["ledger", "proof", "--since", "3", "--size", "4"]));
+    std::fs::write(&kept, honest_four["new_checkpoint"].as_str().unwrap()).unwrap();
+    let split = verify(&stdout(&fork.run(&["ledger", "proof", "--since", "3"])));
+    assert_eq!(split.status.code(), Some(1), "{}", stdout(&split));
+    assert!(stdout(&split).contains("SPLIT VIEW"), "{}", stdout(&split));
+}
+
+/// An eval report edited in the database after its run stops being evidence: the assessment
+/// names it and its thresholds fall back to `cannot_rule_out`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_10_an_edited_eval_report_is_not_evidence() {
+    let upstream = testing::start(UpstreamOptions::default()).await.unwrap();
+    let home = TestHome::init();
+    let out = home.run(&[
+        "eval",
+        "run",
+        "--suite",
+        "xstest",
+        "--limit",
+        "20",
+        "--target",
+        &upstream.url,
+        "--model",
+        "m",
+        "--series",
+        "m",
+        "--checkpoint",
+        "c1",
+        "--run-id",
+        "r1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let policy = repo_root().join("policies/asl-style.toml");
+    let assess = || {
+        parse(&home.run(&[
+            "gate",
+            "assess",
+            "--model",
+            "m",
+            "--checkpoint",
+            "c1",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--json",
+        ]))
+    };
+    let honest = assess();
+    assert_eq!(honest["evidence"].as_array().unwrap().len(), 1, "{honest}");
+    // Someone with database access improves the run's pass counts.
+    let store = warden_ledger::store::connect(&home.database())
+        .await
+        .unwrap();
+    store
+        .execute_raw("UPDATE eval_runs SET summary = REPLACE(summary, '\"fail\":', '\"fail\": ') WHERE id = 'r1'")
+        .await
+        .unwrap();
+    let edited = assess();
+    assert!(
+        edited["evidence"].as_array().unwrap().is_empty(),
+        "{edited}"
+    );
+    let excluded = edited["excluded_evidence"].to_string();
+    assert!(
+        excluded.contains("r1") && excluded.contains("does not match"),
+        "{edited}"
+    );
+    assert!(
+        edited["thresholds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["determination"] == "cannot_rule_out"),
+        "{edited}"
+    );
 }
 
 /// `SSL_CERT_FILE` names a private CA; without it the https target is refused naming the

@@ -391,3 +391,20 @@ async fn a_database_that_is_down_gets_a_clear_error() {
         "{err}"
     );
 }
+
+on_both!(issue_10_a_scan_folds_up_to_the_size_it_read, async |db| {
+    let ledger = ledger(&db, signer()).await;
+    for n in 0..3 {
+        ledger.append(draft(n)).await.unwrap();
+    }
+    let (first, size) = ledger.scan(0, |_| true).await.unwrap();
+    assert_eq!((first.len(), size), (3, 3));
+    // An entry appended after the read is not claimed as read: the next scan from the returned
+    // size finds it, so a fold that resumes there never skips it.
+    ledger.append(draft(3)).await.unwrap();
+    let (next, size) = ledger.scan(size, |_| true).await.unwrap();
+    assert_eq!(next.iter().map(|e| e.index).collect::<Vec<_>>(), vec![3]);
+    assert_eq!(size, 4);
+    let (filtered, _) = ledger.scan(0, |kind| kind == "none").await.unwrap();
+    assert!(filtered.is_empty());
+});
