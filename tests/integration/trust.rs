@@ -114,8 +114,11 @@ async fn issue_10_gate_entries_cannot_be_forged_through_the_generic_append_or_th
     server.terminate();
     let status = parse(&home.run(&["gate", "status", "--model", "m", "--json"]));
     let rejected = status["rejected_entries"].to_string();
-    assert!(rejected.contains("holds no live key"), "{status}");
-    assert!(rejected.contains("before every role signed"), "{status}");
+    assert!(
+        rejected.contains("proposals are written by `warden gate propose`"),
+        "{status}"
+    );
+    assert!(rejected.contains("not pending"), "{status}");
     assert!(rejected.contains("not countersigned"), "{status}");
     let text = stdout(&home.run(&["gate", "status", "--model", "m"]));
     assert!(text.contains("rejected ledger entry"), "{text}");

@@ -412,11 +412,25 @@ impl GateState {
                     .get("model")
                     .and_then(Value::as_str)
                     .ok_or("assessment entry without `model`")?;
-                let stages: Vec<StageStatus> =
+                let mut stages: Vec<StageStatus> =
                     serde_json::from_value(payload["stages"].clone()).map_err(parse_error)?;
+                // An assessment the instance key does not vouch for (forged, or recorded before
+                // assessments were countersigned) may still halt a stage, never permit one.
+                let vouched = self.access.vouched(kind, &entry.subject, payload);
+                if vouched.is_err() {
+                    for stage in &mut stages {
+                        stage.permitted = false;
+                    }
+                }
                 self.assessments.insert(model.to_owned(), (index, stages));
+                vouched.map_err(|why| format!("{why}; it can halt stages but permits none"))?;
             }
             "gate.proposal" => {
+                self.access
+                    .vouched(kind, &entry.subject, payload)
+                    .map_err(|why| {
+                        format!("{why}: proposals are written by `warden gate propose`")
+                    })?;
                 let mut proposal: Proposal =
                     serde_json::from_value(payload.clone()).map_err(parse_error)?;
                 proposal.proposer = self.access.person_of_actor(actor);
@@ -559,7 +573,7 @@ mod tests {
     use super::*;
     use serde_json::json;
     use warden_core::Role;
-    use warden_ledger::access::{grant_statement, signer_statement};
+    use warden_ledger::access::{grant_statement, record_statement, signer_statement};
     use warden_ledger::note::NoteSigner;
 
     const ORIGIN: &str = "test.example/log";
@@ -596,6 +610,16 @@ mod tests {
             index
         }
 
+        /// Push a record the instance key vouches for, as `warden gate` writes it.
+        fn vouched(&mut self, kind: &str, actor: &str, subject: &str, mut payload: Value) -> u64 {
+            let authority = self
+                .instance
+                .sign(&record_statement(ORIGIN, kind, subject, &payload))
+                .unwrap();
+            payload["authority"] = Value::String(authority);
+            self.push(kind, actor, subject, payload)
+        }
+
         /// Grant `person` a key with `roles` (countersigned) and register a signing key.
         fn person(&mut self, person: &str, roles: &[Role]) -> String {
             self.keys += 1;
@@ -630,7 +654,7 @@ mod tests {
         }
 
         fn propose(&mut self, id: &str, stage: &str, action: &str, proposer: &str) {
-            self.push(
+            self.vouched(
                 "gate.proposal",
                 &format!("local:{proposer}"),
                 &format!("gate-proposal:{id}"),
@@ -670,7 +694,7 @@ mod tests {
         }
 
         fn assess(&mut self, stage: &str, permitted: bool, halted_by: &[&str]) -> u64 {
-            self.push(
+            self.vouched(
                 "gate.assessment",
                 "local:x",
                 "m@c1",
@@ -876,6 +900,41 @@ mod tests {
         }
     }
 
+    /// Proposals and assessments written straight into the database, without the instance
+    /// key's countersignature: the proposal opens nothing, the assessment permits nothing.
+    #[test]
+    fn issue_10_unvouched_proposals_and_assessments_open_nothing() {
+        let mut w = officers();
+        w.push(
+            "gate.assessment",
+            "local:x",
+            "m@c2",
+            json!({"model": "m", "stages": [{"stage": "open-weights", "permitted": true, "halted_by": []}]}),
+        );
+        w.push(
+            "gate.proposal",
+            "local:carol",
+            "gate-proposal:p1",
+            json!({"id": "p1", "model": "m", "stage": "open-weights", "action": "proceed",
+                   "roles": ["safety-officer", "reviewer"]}),
+        );
+        w.sign("p1", "safety-officer", "alice");
+        w.sign("p1", "reviewer", "bob");
+        w.decide("p1");
+        let state = w.state();
+        assert!(!state.answer("m", Stage::OpenWeights).allowed);
+        let reasons = w.reasons();
+        assert!(reasons[0].contains("permits none"), "{reasons:?}");
+        assert!(reasons[1].contains("warden gate propose"), "{reasons:?}");
+        // A vouched proposal on the unvouched assessment: `proceed` finds no permit.
+        w.propose("p2", "open-weights", "proceed", "carol");
+        assert!(
+            w.reasons().last().unwrap().contains("does not permit"),
+            "{:?}",
+            w.reasons()
+        );
+    }
+
     #[test]
     fn issue_10_a_halted_stage_opens_for_no_action_or_reason() {
         for action in ["proceed", "proceed-with-conditions"] {
@@ -905,7 +964,7 @@ mod tests {
         let mut w = officers();
         w.person("dave", &[Role::Admin]);
         w.assess("api-deployment", false, &["cbrn-high"]);
-        w.push("gate.proposal", "local:carol", "s", json!({
+        w.vouched("gate.proposal", "local:carol", "s", json!({
             "id": "o1", "model": "m", "stage": "api-deployment", "action": "proceed-with-conditions",
             "roles": ["safety-officer", "reviewer", "admin"], "override": true,
             "override_roles": ["admin"], "reason": "board exception"}));

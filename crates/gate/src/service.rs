@@ -232,12 +232,12 @@ pub async fn assess(
         .filter(|t| t.determination == crate::Determination::Crossed)
         .map(|t| t.threshold.clone())
         .collect();
-    let entry = ledger
-        .append(EntryDraft::now(
-            "gate.assessment",
-            actor,
-            format!("{model}@{checkpoint}"),
-            json!({
+    let subject = format!("{model}@{checkpoint}");
+    let payload = warden_ledger::access::countersigned(
+        ledger,
+        "gate.assessment",
+        &subject,
+        json!({
                 "model": model, "checkpoint": checkpoint,
                 "policy": policy.policy.id, "policy_version": policy.policy.version,
                 "policy_sha256": sha256(policy_text),
@@ -247,8 +247,10 @@ pub async fn assess(
                     .map(|s| json!({"stage": s.stage, "permitted": s.permitted, "halted_by": s.halted_by}))
                     .collect::<Vec<_>>(),
                 "assessment_sha256": sha256(assessment_json.to_string().as_bytes()),
-            }),
-        ))
+        }),
+    )?;
+    let entry = ledger
+        .append(EntryDraft::now("gate.assessment", actor, subject, payload))
         .await?;
     Ok(Assessed {
         assessment,
@@ -322,6 +324,7 @@ pub async fn propose(
     let unique = uuid::Uuid::now_v7().simple().to_string();
     let id = format!("dec-{}", &unique[unique.len() - 8..]);
     let latest_assessment = state.assessments.get(request.model).map(|(i, _)| *i);
+    let subject = format!("gate-proposal:{id}");
     let payload = json!({
         "id": id, "model": request.model, "stage": request.stage, "action": request.action,
         "roles": roles, "distinct": policy.signoff.distinct, "policy": policy.policy.id,
@@ -329,6 +332,7 @@ pub async fn propose(
         "override": request.is_override,
         "override_roles": if request.is_override { override_roles } else { Vec::new() },
     });
+    let payload = warden_ledger::access::countersigned(ledger, "gate.proposal", &subject, payload)?;
     // Dry-run the fold on the would-be entry so that the rules live in one place.
     let mut trial = state.clone();
     let probe = Entry {
@@ -336,7 +340,7 @@ pub async fn propose(
         kind: "gate.proposal".into(),
         actor: request.actor.into(),
         time: now_rfc3339(),
-        subject: format!("gate-proposal:{id}"),
+        subject: subject.clone(),
         payload: payload.clone(),
     };
     trial.fold(std::iter::once(&probe));
@@ -347,7 +351,7 @@ pub async fn propose(
         .append(EntryDraft::now(
             "gate.proposal",
             request.actor,
-            format!("gate-proposal:{id}"),
+            subject,
             payload,
         ))
         .await?;

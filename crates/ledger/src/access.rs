@@ -118,6 +118,35 @@ pub fn signer_statement(origin: &str, person: &str, verifier: &str) -> String {
     format!("warden access signer\norigin: {origin}\nperson: {person}\nverifier: {verifier}\n")
 }
 
+/// What the instance key signs to vouch for a capability's record (a gate proposal or
+/// assessment): the log, the entry's kind and subject, and its payload (without `authority`) in
+/// canonical JSON, which holds no newline.
+pub fn record_statement(origin: &str, kind: &str, subject: &str, payload: &Value) -> String {
+    let mut payload = payload.clone();
+    if let Some(object) = payload.as_object_mut() {
+        object.remove("authority");
+    }
+    let canonical = warden_core::canonical::to_string(&payload).unwrap_or_default();
+    format!(
+        "warden record\norigin: {origin}\nkind: {kind}\nsubject: {subject}\npayload: {canonical}\n"
+    )
+}
+
+/// `payload` with its `authority`: the [`record_statement`] countersigned by the instance key.
+pub fn countersigned(
+    ledger: &Ledger,
+    kind: &str,
+    subject: &str,
+    mut payload: Value,
+) -> Result<Value, LedgerError> {
+    let authority =
+        ledger.countersign(&record_statement(ledger.origin(), kind, subject, &payload))?;
+    if let Some(object) = payload.as_object_mut() {
+        object.insert("authority".into(), Value::String(authority));
+    }
+    Ok(payload)
+}
+
 /// Mint and store a key for `person`; the grant is recorded in the ledger with `actor` as its
 /// author and countersigned by the instance key.
 pub async fn create_key(
@@ -368,6 +397,15 @@ impl AccessState {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Whether the instance key vouches for a capability's record (see [`countersigned`]).
+    pub fn vouched(&self, kind: &str, subject: &str, payload: &Value) -> Result<(), String> {
+        self.authorised(
+            &record_statement(self.origin(), kind, subject, payload),
+            payload,
+        )
+        .map_err(|why| why.replace("the grant", "the record"))
     }
 
     /// The person an entry's actor stands for: the key's person for `key:ID:…`, the name for

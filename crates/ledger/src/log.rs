@@ -209,8 +209,9 @@ impl Ledger {
     }
 
     /// Sign `statement` (newline-terminated, no blank line) with the instance key as a signed
-    /// note; used for grants the ledger's fold must be able to tell from forged rows.
-    pub(crate) fn countersign(&self, statement: &str) -> Result<String, LedgerError> {
+    /// note: the `authority` of records a fold must be able to tell from rows written straight
+    /// into the database (grants, signing keys, gate proposals and assessments).
+    pub fn countersign(&self, statement: &str) -> Result<String, LedgerError> {
         Ok(self.signer.sign(statement)?)
     }
 
