@@ -724,4 +724,16 @@ mod tests {
         assert!(labelled.ends_with(b"IEND\xae\x42\x60\x82trailer"));
         assert_eq!(values(&labelled), vec![VALUE.to_owned()]);
     }
+
+    #[test]
+    fn issue_10_png_xmp_attribute_alt_and_comment_labels_leave_one_after_write() {
+        use crate::formats::test_support::{HOSTILE_XMP_LABELS, hostile_xmp};
+        let png = with_chunks(&sample_png(), &[itxt(XMP_KEYWORD, 0, &hostile_xmp())]);
+        assert_eq!(values(&png), HOSTILE_XMP_LABELS);
+        let once = label(&png, VALUE);
+        assert_eq!(values(&once), vec![VALUE.to_owned()]);
+        assert!(String::from_utf8_lossy(&once).contains("<dc:creator>Ann</dc:creator>"));
+        let twice = label(&once, "second");
+        assert_eq!(values(&twice), vec!["second".to_owned()]);
+    }
 }
