@@ -2,6 +2,8 @@
 //! (`fuzz/corpus/{user_suite,journal}/`) in a plain `cargo test`, so CI checks them without the
 //! libFuzzer build.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {

@@ -1,6 +1,8 @@
 //! Replays the policy fuzz seeds and saved regression inputs (`fuzz/corpus/gate_lint/`) in a
 //! plain `cargo test`, so CI checks them without the libFuzzer build.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 #[test]
