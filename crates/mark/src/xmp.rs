@@ -369,8 +369,17 @@ pub fn set_value(packet: &str, value: &str) -> String {
             Slot::Content { start, end } => (*start, *end, escape(value)),
             Slot::Attribute { start, end } => (*start, *end, escape_attribute(value)),
             Slot::Empty { start, end, name } => {
-                let open = packet.get(*start..*end).unwrap_or_default();
-                let open = open.strip_suffix("/>").unwrap_or(open).trim_end();
+                // The tag is rewritten whole, so label attributes on it are cut here.
+                let mut open = String::new();
+                let mut at = *start;
+                for label in parsed.labels.iter().skip(1) {
+                    if label.start >= at && label.end <= *end {
+                        open.push_str(packet.get(at..label.start).unwrap_or_default());
+                        at = label.end;
+                    }
+                }
+                open.push_str(packet.get(at..*end).unwrap_or_default());
+                let open = open.strip_suffix("/>").unwrap_or(&open).trim_end();
                 (*start, *end, format!("{open}>{}</{name}>", escape(value)))
             }
         };
@@ -551,6 +560,14 @@ mod tests {
         ));
         assert_eq!(read_values(&both).len(), 2);
         assert_eq!(read_values(&set_value(&both, "v")), vec!["v".to_owned()]);
+        // ... or on an empty label element.
+        let both = wrap(&format!(
+            "<rdf:Description xmlns:p=\"{NAMESPACE}\"><p:AIGC p:AIGC=\"a\" x=\"1\" /></rdf:Description>"
+        ));
+        assert_eq!(read_values(&both).len(), 2);
+        let updated = set_value(&both, "v");
+        assert_eq!(read_values(&updated), vec!["v".to_owned()]);
+        assert!(updated.contains("<p:AIGC x=\"1\">v</p:AIGC>"), "{updated}");
         // An empty element as the only label gets content.
         let empty = wrap(&format!(
             "<rdf:Description xmlns:p=\"{NAMESPACE}\"><p:AIGC /></rdf:Description>"
