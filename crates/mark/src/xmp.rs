@@ -242,12 +242,17 @@ fn lang_of(tag: &BytesStart<'_>) -> Option<String> {
 
 fn parse(packet: &str) -> Parsed {
     let mut parsed = Parsed::default();
-    let mut reader = NsReader::from_str(packet);
+    // The reader skips a leading byte-order mark and counts positions after it: parse what
+    // follows it and add its length back, so positions index `packet`.
+    let body = packet.strip_prefix('\u{feff}').unwrap_or(packet);
+    let base = packet.len() - body.len();
+    let mut reader = NsReader::from_str(body);
     let mut stack: Vec<Frame> = Vec::new();
     loop {
         let Ok(start) = usize::try_from(reader.buffer_position()) else {
             return parsed;
         };
+        let start = start + base;
         let Ok((resolved, event)) = reader.read_resolved_event() else {
             return parsed;
         };
@@ -257,6 +262,7 @@ fn parse(packet: &str) -> Parsed {
         let Ok(end) = usize::try_from(reader.buffer_position()) else {
             return parsed;
         };
+        let end = end + base;
         match event {
             Event::Start(tag) | Event::Empty(tag) => {
                 let empty = end >= 2 && packet.get(end - 2..end) == Some("/>");
@@ -582,5 +588,16 @@ mod tests {
         let updated = set_value(&packet, VALUE);
         assert_eq!(updated, new_packet(VALUE));
         assert_eq!(read_values(&updated), vec![VALUE.to_owned()]);
+    }
+
+    #[test]
+    fn issue_10_fuzz_xmp_leading_bom_keeps_byte_positions() {
+        let packet = format!(
+            "\u{feff}<x xmlns:t=\"{NAMESPACE}\"><t:AIGC>old</t:AIGC><rdf:RDF xmlns:rdf=\"{RDF_NAMESPACE}\"/></x>"
+        );
+        assert_eq!(read_values(&packet), vec!["old".to_owned()]);
+        let updated = set_value(&packet, VALUE);
+        assert_eq!(read_values(&updated), vec![VALUE.to_owned()]);
+        assert!(updated.starts_with("\u{feff}<x "));
     }
 }

@@ -356,15 +356,18 @@ fn offset(position: u64) -> Result<usize, String> {
 /// (`quick-xml`), so comments, CDATA sections, processing instructions and the DOCTYPE are
 /// skipped whatever they hold, and mismatched or unclosed elements are errors.
 fn scan_tags(xml: &str) -> Result<Vec<Tag<'_>>, String> {
-    let mut reader = Reader::from_str(xml);
+    // The reader skips a leading byte-order mark and counts positions after it: add it back.
+    let body = xml.strip_prefix('\u{feff}').unwrap_or(xml);
+    let base = xml.len() - body.len();
+    let mut reader = Reader::from_str(body);
     let mut tags = Vec::new();
     let mut depth = 0usize;
     loop {
-        let start = offset(reader.buffer_position())?;
+        let start = offset(reader.buffer_position())? + base;
         let event = reader
             .read_event()
             .map_err(|error| format!("{error} (near byte {})", reader.error_position()))?;
-        let end = offset(reader.buffer_position())?;
+        let end = offset(reader.buffer_position())? + base;
         let kind = match event {
             Event::Start(_) => Kind::Open,
             Event::Empty(_) => Kind::Empty,
@@ -607,11 +610,19 @@ struct Custom<'a> {
 /// Text content: entities decoded, CDATA sections taken literally, markup, comments and
 /// processing instructions dropped.
 fn text_content(raw: &str) -> String {
+    // Positions count after a leading byte-order mark, which the reader skips: keep it as text.
+    let mut out = String::new();
+    let raw = match raw.strip_prefix('\u{feff}') {
+        Some(rest) => {
+            out.push('\u{feff}');
+            rest
+        }
+        None => raw,
+    };
     let mut reader = Reader::from_str(raw);
     let config = reader.config_mut();
     config.check_end_names = false;
     config.allow_unmatched_ends = true;
-    let mut out = String::new();
     // A parse error ends the text: what came before it is the value.
     while let Ok(start) = offset(reader.buffer_position())
         && let Ok(event) = reader.read_event()
@@ -1080,5 +1091,16 @@ mod tests {
             let error = write_to_vec(&input, VALUE).unwrap_err();
             assert!(error.to_string().contains("not well-formed"), "{error}");
         }
+    }
+
+    #[test]
+    fn issue_10_fuzz_ooxml_second_bom_keeps_byte_positions() {
+        let custom = format!(
+            "\u{feff}\u{feff}<Properties xmlns=\"{CUSTOM_NS}\" xmlns:vt=\"{VT_NS}\"><property fmtid=\"{FMTID}\" pid=\"2\" name=\"AIGC\"><vt:lpwstr>\u{feff}old</vt:lpwstr></property></Properties>"
+        );
+        let input = docx(&[(DEFAULT_CUSTOM, &custom)]);
+        assert_eq!(read_vec(&input).unwrap(), vec!["\u{feff}old".to_owned()]);
+        let once = write_to_vec(&input, VALUE).unwrap();
+        assert_eq!(read_vec(&once).unwrap(), vec![VALUE.to_owned()]);
     }
 }
