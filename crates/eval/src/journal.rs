@@ -308,12 +308,51 @@ struct FileLine<'a> {
     body: std::borrow::Cow<'a, str>,
 }
 
+/// One answer read back from a journal file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalLine {
+    pub key: String,
+    pub target: String,
+    pub body: String,
+}
+
+/// Parse the bytes of a journal file. Every line is written with a single `write` ending in a
+/// newline, so only the final line may be torn (the process died mid-write): a final line without
+/// its newline is dropped, since that answer was never counted. Any other line that is not a
+/// journal entry means the file was damaged or edited, and is an error naming its line number.
+pub fn parse_journal(bytes: &[u8]) -> Result<Vec<JournalLine>, String> {
+    let mut lines: Vec<&[u8]> = bytes.split(|byte| *byte == b'\n').collect();
+    // After the last newline: empty for a complete file, the torn line otherwise.
+    lines.pop();
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(index, line)| {
+            serde_json::from_slice::<FileLine>(line)
+                .map(|line| JournalLine {
+                    key: line.key.into_owned(),
+                    target: line.target.into_owned(),
+                    body: line.body.into_owned(),
+                })
+                .map_err(|error| {
+                    format!(
+                        "line {} is not a journal entry ({error}); only a torn last line is \
+                         skipped, so the file was damaged or edited: restore it, or delete it \
+                         to re-ask those requests",
+                        index + 1
+                    )
+                })
+        })
+        .collect()
+}
+
 /// Copy the answers in a journal file into the store (keys already there are left alone). A torn
-/// last line — the process died mid-write — is skipped: that answer was never counted. Returns
-/// how many lines were read; a missing file reads as none.
+/// last line — the process died mid-write — is skipped: that answer was never counted; any other
+/// bad line is an error naming it ([`parse_journal`]). Returns how many lines were read; a missing
+/// file reads as none.
 pub async fn import_file(store: &dyn EvalStore, path: &Path) -> Result<usize, StoreError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(error) => {
             return Err(StoreError::Database(format!(
@@ -322,14 +361,17 @@ pub async fn import_file(store: &dyn EvalStore, path: &Path) -> Result<usize, St
             )));
         }
     };
-    let rows: Vec<CachedResponse> = text
-        .lines()
-        .filter_map(|line| serde_json::from_str::<FileLine>(line).ok())
+    let created_at = warden_ledger::entry::now_rfc3339();
+    let rows: Vec<CachedResponse> = parse_journal(&bytes)
+        .map_err(|error| {
+            StoreError::Database(format!("the journal file {}: {error}", path.display()))
+        })?
+        .into_iter()
         .map(|line| CachedResponse {
-            key: line.key.into_owned(),
-            target: line.target.into_owned(),
-            body: line.body.into_owned(),
-            created_at: warden_ledger::entry::now_rfc3339(),
+            key: line.key,
+            target: line.target,
+            body: line.body,
+            created_at: created_at.clone(),
         })
         .collect();
     for chunk in rows.chunks(MAX_GROUP) {
@@ -583,5 +625,27 @@ mod tests {
         assert!(first >= Duration::from_millis(375) && first <= Duration::from_millis(625));
         assert!(later > first);
         assert!(backoff(20, "abcd") <= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn issue_10_journal_drops_only_a_torn_final_line() {
+        let good = r#"{"key":"k1","target":"t","body":"b"}"#;
+        let complete = format!("{good}\n{good}\n");
+        assert_eq!(parse_journal(complete.as_bytes()).unwrap().len(), 2);
+        // A torn final line (even one cut inside a UTF-8 character) is dropped.
+        let mut torn = complete.clone().into_bytes();
+        torn.extend_from_slice(b"{\"key\":\"k2\",\"body\":\"\xE4\xB8");
+        assert_eq!(parse_journal(&torn).unwrap().len(), 2);
+        assert_eq!(parse_journal(b"").unwrap(), Vec::new());
+        // A bad line anywhere else is an error naming it.
+        for (text, line) in [
+            (format!("{good}\n{{\"key\":\"k2\"\n{good}\n"), 2),
+            (format!("not json\n{good}\n"), 1),
+            (format!("{good}\n\n{good}\n"), 2),
+            (format!("{good}\n{good}\n{{\"key\":1}}\n"), 3),
+        ] {
+            let error = parse_journal(text.as_bytes()).unwrap_err();
+            assert!(error.starts_with(&format!("line {line} ")), "{error}");
+        }
     }
 }

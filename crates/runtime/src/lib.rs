@@ -12,7 +12,8 @@
 //! This crate knows nothing of HTTP: `warden-server` maps it onto the OpenAI API.
 
 pub mod engine;
-pub mod gguf;
+/// The GGUF header reader lives in `warden-gguf` (no llama.cpp, so it can be fuzzed alone).
+pub use warden_gguf as gguf;
 pub mod sampling;
 pub mod template;
 
@@ -41,4 +42,10 @@ pub enum RuntimeError {
     /// llama.cpp failed.
     #[error("model runtime error: {0}")]
     Engine(String),
+}
+
+impl From<gguf::GgufError> for RuntimeError {
+    fn from(error: gguf::GgufError) -> Self {
+        RuntimeError::BadModel(error.0)
+    }
 }

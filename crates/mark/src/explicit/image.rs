@@ -25,7 +25,8 @@ use image::codecs::jpeg::{JpegDecoder, JpegEncoder};
 use image::codecs::png::{PngDecoder, PngEncoder};
 use image::metadata::Orientation;
 use image::{
-    DynamicImage, ExtendedColorType, ImageDecoder, ImageEncoder, ImageError, ImageFormat, RgbaImage,
+    DynamicImage, ExtendedColorType, ImageDecoder, ImageEncoder, ImageError, ImageFormat, Limits,
+    RgbaImage,
 };
 use serde::{Deserialize, Serialize};
 
@@ -193,10 +194,13 @@ pub fn label_file(
 ) -> Result<(Vec<u8>, LabelBox), MarkError> {
     check_options(options)?;
     let (name, decoded) = match format {
-        ImageFormat::Png => ("png", PngDecoder::new(Cursor::new(input_bytes)).map(decode)),
+        ImageFormat::Png => (
+            "png",
+            PngDecoder::new(Cursor::new(input_bytes)).map(|d| decode("png", d)),
+        ),
         ImageFormat::Jpeg => (
             "jpeg",
-            JpegDecoder::new(Cursor::new(input_bytes)).map(decode),
+            JpegDecoder::new(Cursor::new(input_bytes)).map(|d| decode("jpeg", d)),
         ),
         other => {
             return Err(MarkError::Unsupported(format!(
@@ -204,7 +208,7 @@ pub fn label_file(
             )));
         }
     };
-    let (original, icc) = decoded.and_then(|d| d).map_err(|e| image_error(name, e))?;
+    let (original, icc) = decoded.map_err(|e| image_error(name, e))??;
 
     let mut rgba = original.to_rgba8();
     let label = draw_label(&mut rgba, options)?;
@@ -249,10 +253,35 @@ pub fn label_file(
     Ok((out, label))
 }
 
-fn decode<D: ImageDecoder>(mut decoder: D) -> Result<(DynamicImage, Option<Vec<u8>>), ImageError> {
+/// Largest image [`label_file`] decodes, in pixels (64 Mi, e.g. 8192 × 8192). The header's
+/// dimensions are checked before any pixel is decoded, so a small file declaring a huge canvas
+/// fails at once instead of allocating gigabytes; labelling holds a few copies of the pixels.
+pub const MAX_PIXELS: u64 = 64 << 20;
+
+/// Most bytes the decoder may allocate: the RGBA pixels of a [`MAX_PIXELS`] image at 16 bits
+/// per channel, plus slack for decoder buffers.
+const MAX_DECODER_ALLOC: u64 = MAX_PIXELS * 8 + (64 << 20);
+
+fn decode<D: ImageDecoder>(
+    format: &'static str,
+    mut decoder: D,
+) -> Result<(DynamicImage, Option<Vec<u8>>), MarkError> {
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(MarkError::Unsupported(format!(
+            "a {width}×{height} {format} image; Warden draws explicit labels on images up to              {MAX_PIXELS} pixels (e.g. 8192×8192). Scale the image down first"
+        )));
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    limits.max_alloc = Some(MAX_DECODER_ALLOC);
+    decoder
+        .set_limits(limits)
+        .map_err(|e| image_error(format, e))?;
     let icc = decoder.icc_profile().ok().flatten();
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder)?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| image_error(format, e))?;
     image.apply_orientation(orientation);
     Ok((image, icc))
 }
@@ -755,5 +784,37 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn issue_10_a_small_png_declaring_60000_squared_fails_fast() {
+        // A valid PNG header declaring 60000×60000 RGBA (14 GB of pixels) with one tiny IDAT.
+        fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+            let mut out = (data.len() as u32).to_be_bytes().to_vec();
+            out.extend_from_slice(kind);
+            out.extend_from_slice(data);
+            let mut hasher = crc32fast::Hasher::new();
+            hasher.update(kind);
+            hasher.update(data);
+            out.extend_from_slice(&hasher.finalize().to_be_bytes());
+            out
+        }
+        let mut ihdr = 60000u32.to_be_bytes().to_vec();
+        ihdr.extend_from_slice(&60000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+        let png = [
+            b"\x89PNG\r\n\x1a\n".to_vec(),
+            chunk(b"IHDR", &ihdr),
+            chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]),
+            chunk(b"IEND", &[]),
+        ]
+        .concat();
+        assert!(png.len() < 100);
+        let started = std::time::Instant::now();
+        let error = label_file(&png, ImageFormat::Png, &ImageLabelOptions::default()).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let message = error.to_string();
+        assert!(message.contains("60000×60000"), "{message}");
+        assert!(message.contains("Scale the image down"), "{message}");
     }
 }

@@ -673,4 +673,19 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn issue_10_jpeg_xmp_attribute_alt_and_comment_labels_leave_one_after_write() {
+        use crate::formats::test_support::{HOSTILE_XMP_LABELS, hostile_xmp};
+        let original = sample_jpeg();
+        let (_, sos) = markers(&original);
+        let jpeg = with(&original, sos, &xmp_app1(&hostile_xmp()));
+        assert_eq!(values(&jpeg), HOSTILE_XMP_LABELS);
+        let once = label(&jpeg, VALUE);
+        assert_eq!(values(&once), vec![VALUE.to_owned()]);
+        assert!(String::from_utf8_lossy(&once).contains("<dc:creator>Ann</dc:creator>"));
+        let twice = label(&once, "second");
+        assert_eq!(values(&twice), vec!["second".to_owned()]);
+        image::load_from_memory(&twice).unwrap();
+    }
 }

@@ -29,6 +29,8 @@
 use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom, Write};
 
+use quick_xml::Reader;
+use quick_xml::events::Event;
 use zip::result::ZipError;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
@@ -307,7 +309,7 @@ fn new_custom_part() -> String {
     )
 }
 
-// --- A small XML tag scanner: enough for the three package parts touched here. ---
+// --- XML tags with their byte spans: enough for the three package parts touched here. ---
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -345,52 +347,48 @@ impl<'a> Tag<'a> {
     }
 }
 
-fn find_from(text: &str, from: usize, pattern: &str) -> Option<usize> {
-    text.get(from..)?.find(pattern).map(|at| from + at)
+/// A reader position as a byte offset.
+fn offset(position: u64) -> Result<usize, String> {
+    usize::try_from(position).map_err(|_| "a part too large to address".to_owned())
 }
 
-/// Every start, end and empty-element tag, skipping comments, CDATA, PIs and declarations.
+/// Every start, end and empty-element tag, in order. The part is tokenised by an XML parser
+/// (`quick-xml`), so comments, CDATA sections, processing instructions and the DOCTYPE are
+/// skipped whatever they hold, and mismatched or unclosed elements are errors.
 fn scan_tags(xml: &str) -> Result<Vec<Tag<'_>>, String> {
+    // The reader skips a leading byte-order mark and counts positions after it: add it back.
+    let body = xml.strip_prefix('\u{feff}').unwrap_or(xml);
+    let base = xml.len() - body.len();
+    let mut reader = Reader::from_str(body);
     let mut tags = Vec::new();
-    let mut pos = 0;
-    while let Some(start) = find_from(xml, pos, "<") {
-        let rest = xml.get(start..).unwrap_or_default();
-        let skip = [
-            ("<!--", "-->"),
-            ("<![CDATA[", "]]>"),
-            ("<?", "?>"),
-            ("<!", ">"),
-        ]
-        .into_iter()
-        .find(|(open, _)| rest.starts_with(open));
-        if let Some((open, close)) = skip {
-            let end = find_from(xml, start + open.len(), close)
-                .ok_or_else(|| format!("an unterminated {open} at byte {start}"))?;
-            pos = end + close.len();
-            continue;
+    let mut depth = 0usize;
+    loop {
+        let start = offset(reader.buffer_position())? + base;
+        let event = reader
+            .read_event()
+            .map_err(|error| format!("{error} (near byte {})", reader.error_position()))?;
+        let end = offset(reader.buffer_position())? + base;
+        let kind = match event {
+            Event::Start(_) => Kind::Open,
+            Event::Empty(_) => Kind::Empty,
+            Event::End(_) => Kind::Close,
+            Event::Eof => break,
+            _ => continue,
+        };
+        match kind {
+            Kind::Open => depth += 1,
+            Kind::Close => depth = depth.saturating_sub(1),
+            Kind::Empty => {}
         }
-        let mut quote = None;
-        let mut gt = None;
-        for (at, byte) in rest.bytes().enumerate().skip(1) {
-            match (quote, byte) {
-                (None, b'"' | b'\'') => quote = Some(byte),
-                (Some(q), _) if q == byte => quote = None,
-                (None, b'>') => {
-                    gt = Some(start + at);
-                    break;
-                }
-                (None, b'<') => return Err(format!("a '<' inside the tag at byte {start}")),
-                _ => {}
-            }
-        }
-        let gt = gt.ok_or_else(|| format!("an unterminated tag at byte {start}"))?;
-        let inner = xml.get(start + 1..gt).unwrap_or_default();
-        let (kind, body) = if let Some(body) = inner.strip_prefix('/') {
-            (Kind::Close, body)
-        } else if let Some(body) = inner.strip_suffix('/') {
-            (Kind::Empty, body)
-        } else {
-            (Kind::Open, inner)
+        // The parser checked the tag; its name and attributes are sliced from the part so they
+        // borrow from it.
+        let inner = xml
+            .get(start + 1..end.saturating_sub(1))
+            .ok_or_else(|| format!("a tag the parser placed outside the part at byte {start}"))?;
+        let body = match kind {
+            Kind::Close => inner.strip_prefix('/').unwrap_or(inner),
+            Kind::Empty => inner.strip_suffix('/').unwrap_or(inner),
+            Kind::Open => inner,
         };
         let body = body.trim_start();
         let name_len = body
@@ -402,12 +400,14 @@ fn scan_tags(xml: &str) -> Result<Vec<Tag<'_>>, String> {
         }
         tags.push(Tag {
             start,
-            end: gt + 1,
+            end,
             kind,
             name,
             attrs,
         });
-        pos = gt + 1;
+    }
+    if depth > 0 {
+        return Err("an element is not closed before the end of the part".to_owned());
     }
     Ok(tags)
 }
@@ -607,23 +607,36 @@ struct Custom<'a> {
     properties: Vec<Property>,
 }
 
-/// Text content: entities decoded, CDATA sections taken literally, markup dropped.
+/// Text content: entities decoded, CDATA sections taken literally, markup, comments and
+/// processing instructions dropped.
 fn text_content(raw: &str) -> String {
+    // Positions count after a leading byte-order mark, which the reader skips: keep it as text.
     let mut out = String::new();
-    let mut rest = raw;
-    while let Some(at) = rest.find('<') {
-        out.push_str(&xmp::unescape(rest.get(..at).unwrap_or_default()));
-        let after = rest.get(at..).unwrap_or_default();
-        if let Some(cdata) = after.strip_prefix("<![CDATA[") {
-            let end = cdata.find("]]>").unwrap_or(cdata.len());
-            out.push_str(cdata.get(..end).unwrap_or_default());
-            rest = cdata.get(end + 3..).unwrap_or_default();
-        } else {
-            let end = after.find('>').map_or(after.len(), |end| end + 1);
-            rest = after.get(end..).unwrap_or_default();
+    let raw = match raw.strip_prefix('\u{feff}') {
+        Some(rest) => {
+            out.push('\u{feff}');
+            rest
+        }
+        None => raw,
+    };
+    let mut reader = Reader::from_str(raw);
+    let config = reader.config_mut();
+    config.check_end_names = false;
+    config.allow_unmatched_ends = true;
+    // A parse error ends the text: what came before it is the value.
+    while let Ok(start) = offset(reader.buffer_position())
+        && let Ok(event) = reader.read_event()
+        && let Ok(end) = offset(reader.buffer_position())
+    {
+        match event {
+            Event::Text(_) | Event::GeneralRef(_) => {
+                out.push_str(&xmp::unescape(raw.get(start..end).unwrap_or_default()));
+            }
+            Event::CData(cdata) => out.push_str(&cdata),
+            Event::Eof => break,
+            _ => {}
         }
     }
-    out.push_str(&xmp::unescape(rest));
     out
 }
 
@@ -1037,5 +1050,57 @@ mod tests {
                 .contains("no Properties root")
         );
         assert!(read_vec(b"PK\x03\x04 not really a zip").is_err());
+    }
+
+    #[test]
+    fn issue_10_ooxml_comments_cdata_and_pis_hold_no_label_and_one_remains_after_write() {
+        let custom = format!(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<!DOCTYPE Properties [<!ENTITY e "x"> <!-- > -->]>
+<Properties xmlns="{CUSTOM_NS}" xmlns:vt="{VT_NS}"><!-- <property fmtid="{FMTID}" pid="9" name="AIGC"><vt:lpwstr>comment</vt:lpwstr></property> a > b --><?pi <property name="AIGC"><vt:lpwstr>pi</vt:lpwstr></property>?><property fmtid="{FMTID}" pid="2" name="Note"><vt:lpwstr><![CDATA[<property name="AIGC"><vt:lpwstr>cdata</vt:lpwstr></property>]]></vt:lpwstr></property><property fmtid="{FMTID}" pid="3" name="AIGC"><vt:lpwstr><!-- a > b -->real &amp; <?pi x > y?>one</vt:lpwstr></property></Properties>"#
+        );
+        let input = docx(&[(DEFAULT_CUSTOM, &custom)]);
+        assert_eq!(read_vec(&input).unwrap(), vec!["real & one".to_owned()]);
+        let once = write_to_vec(&input, VALUE).unwrap();
+        assert_eq!(read_vec(&once).unwrap(), vec![VALUE.to_owned()]);
+        let text = part(&once, DEFAULT_CUSTOM);
+        assert!(text.contains(
+            r#"<![CDATA[<property name="AIGC"><vt:lpwstr>cdata</vt:lpwstr></property>]]>"#
+        ));
+        assert!(text.contains("<!-- <property"), "the comment is kept");
+        let twice = write_to_vec(&once, "second").unwrap();
+        assert_eq!(read_vec(&twice).unwrap(), vec!["second".to_owned()]);
+        assert_eq!(
+            part(&twice, DEFAULT_CUSTOM)
+                .matches("name=\"AIGC\"")
+                .count(),
+            4,
+            "three fakes and the label"
+        );
+    }
+
+    #[test]
+    fn issue_10_ooxml_malformed_custom_part_is_an_error_not_a_second_label() {
+        for broken in [
+            format!(
+                "<Properties xmlns=\"{CUSTOM_NS}\"><property name=\"AIGC\"><a></b></property></Properties>"
+            ),
+            format!("<Properties xmlns=\"{CUSTOM_NS}\"><property name=\"AIGC\">"),
+        ] {
+            let input = docx(&[(DEFAULT_CUSTOM, &broken)]);
+            let error = write_to_vec(&input, VALUE).unwrap_err();
+            assert!(error.to_string().contains("not well-formed"), "{error}");
+        }
+    }
+
+    #[test]
+    fn issue_10_fuzz_ooxml_second_bom_keeps_byte_positions() {
+        let custom = format!(
+            "\u{feff}\u{feff}<Properties xmlns=\"{CUSTOM_NS}\" xmlns:vt=\"{VT_NS}\"><property fmtid=\"{FMTID}\" pid=\"2\" name=\"AIGC\"><vt:lpwstr>\u{feff}old</vt:lpwstr></property></Properties>"
+        );
+        let input = docx(&[(DEFAULT_CUSTOM, &custom)]);
+        assert_eq!(read_vec(&input).unwrap(), vec!["\u{feff}old".to_owned()]);
+        let once = write_to_vec(&input, VALUE).unwrap();
+        assert_eq!(read_vec(&once).unwrap(), vec![VALUE.to_owned()]);
     }
 }

@@ -496,7 +496,9 @@ pub fn write<R: Read + Seek, W: Write + Seek>(
             // A label chunk (verified by the scan): dropped, the new label replaces it.
             skip(&mut input, rest + 4)?;
         }
-        if &chunk.kind == b"IHDR" {
+        // After the first chunk, which the scan checked is IHDR: a damaged file with a second
+        // IHDR must not get a second label.
+        if offset == 8 {
             output.write_all(&label)?;
         }
         if &chunk.kind == b"IEND" {
@@ -723,5 +725,30 @@ mod tests {
         let labelled = label(&png, VALUE);
         assert!(labelled.ends_with(b"IEND\xae\x42\x60\x82trailer"));
         assert_eq!(values(&labelled), vec![VALUE.to_owned()]);
+    }
+
+    #[test]
+    fn issue_10_png_xmp_attribute_alt_and_comment_labels_leave_one_after_write() {
+        use crate::formats::test_support::{HOSTILE_XMP_LABELS, hostile_xmp};
+        let png = with_chunks(&sample_png(), &[itxt(XMP_KEYWORD, 0, &hostile_xmp())]);
+        assert_eq!(values(&png), HOSTILE_XMP_LABELS);
+        let once = label(&png, VALUE);
+        assert_eq!(values(&once), vec![VALUE.to_owned()]);
+        assert!(String::from_utf8_lossy(&once).contains("<dc:creator>Ann</dc:creator>"));
+        let twice = label(&once, "second");
+        assert_eq!(values(&twice), vec!["second".to_owned()]);
+    }
+
+    #[test]
+    fn issue_10_fuzz_png_second_ihdr_gets_no_second_label() {
+        let png = sample_png();
+        let ihdr = png[8..33].to_vec();
+        let doubled = [&png[..33], &ihdr[..], &png[33..]].concat();
+        let labelled = label(&doubled, VALUE);
+        assert_eq!(values(&labelled), vec![VALUE.to_owned()]);
+        assert_eq!(
+            values(&label(&labelled, "second")),
+            vec!["second".to_owned()]
+        );
     }
 }

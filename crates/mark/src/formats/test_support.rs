@@ -12,6 +12,18 @@ type Output = Cursor<Vec<u8>>;
 /// A complete Annex E label value, as the image format tests embed it.
 pub(crate) const IMAGE_LABEL: &str = r#"{"Label":"1","ContentProducer":"001191110108MA01KP2T5U00000","ProduceID":"img-1","ReservedCode1":"","ContentPropagator":"","PropagateID":"","ReservedCode2":""}"#;
 
+/// An XMP packet with two real labels the old string search missed or misread (an attribute under
+/// a prefix other than `TC260`, an `rdf:Alt`) and fakes in a comment, a PI and a CDATA section.
+pub(crate) fn hostile_xmp() -> String {
+    let ns = crate::xmp::NAMESPACE;
+    format!(
+        "<?xpacket begin=\"\u{feff}\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?><x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><!-- <TC260:AIGC>comment</TC260:AIGC> --><?pi TC260:AIGC=\"pi\"?><rdf:Description rdf:about=\"\" xmlns:ai=\"{ns}\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" ai:AIGC=\"attribute\"><dc:creator>Ann</dc:creator><dc:title><![CDATA[<TC260:AIGC>cdata</TC260:AIGC>]]></dc:title></rdf:Description><rdf:Description xmlns:TC260=\"{ns}\"><TC260:AIGC><rdf:Alt><rdf:li xml:lang=\"x-default\">alt</rdf:li></rdf:Alt></TC260:AIGC></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>"
+    )
+}
+
+/// The two labels [`hostile_xmp`] really holds.
+pub(crate) const HOSTILE_XMP_LABELS: [&str; 2] = ["attribute", "alt"];
+
 /// `write` on `input`, returning the output bytes.
 pub(crate) fn write_vec(
     write: impl FnOnce(&mut Input, &mut Output, &str) -> Result<(), MarkError>,

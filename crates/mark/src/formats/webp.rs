@@ -635,4 +635,20 @@ mod tests {
             "{error}"
         );
     }
+
+    #[test]
+    fn issue_10_webp_xmp_attribute_alt_and_comment_labels_leave_one_after_write() {
+        use crate::formats::test_support::{HOSTILE_XMP_LABELS, hostile_xmp};
+        let webp = riff(&[
+            chunk(b"VP8X", &[XMP_FLAG, 0, 0, 0, 2, 0, 0, 1, 0, 0]),
+            vp8(),
+            chunk(b"XMP ", hostile_xmp().as_bytes()),
+        ]);
+        assert_eq!(values(&webp), HOSTILE_XMP_LABELS);
+        let once = label(&webp, VALUE);
+        assert_eq!(values(&once), vec![VALUE.to_owned()]);
+        assert!(String::from_utf8_lossy(&once).contains("<dc:creator>Ann</dc:creator>"));
+        let twice = label(&once, "second");
+        assert_eq!(values(&twice), vec!["second".to_owned()]);
+    }
 }

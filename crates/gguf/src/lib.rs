@@ -2,13 +2,20 @@
 //! string metadata Warden needs (architecture, chat template, special tokens) before llama.cpp
 //! ever sees the file. llama.cpp aborts the process on some malformed inputs; this check turns
 //! those into errors.
+//!
+//! It is its own crate, with no llama.cpp dependency, so it can be fuzzed and reused without
+//! building llama.cpp; `warden-runtime` re-exports it as `warden_runtime::gguf`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use crate::RuntimeError;
+/// A model file that is missing, not GGUF, truncated or corrupt; the message names the file and
+/// what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct GgufError(pub String);
 
 const MAGIC: &[u8; 4] = b"GGUF";
 /// Metadata strings or arrays larger than this are refused as corrupt.
@@ -46,45 +53,53 @@ struct Reader<R> {
 }
 
 impl<R: Read> Reader<R> {
-    fn bytes<const N: usize>(&mut self) -> Result<[u8; N], RuntimeError> {
+    fn bytes<const N: usize>(&mut self) -> Result<[u8; N], GgufError> {
         let mut buf = [0u8; N];
         self.inner.read_exact(&mut buf).map_err(|e| self.fail(e))?;
         Ok(buf)
     }
 
-    fn fail(&self, error: std::io::Error) -> RuntimeError {
+    fn fail(&self, error: std::io::Error) -> GgufError {
         if error.kind() == std::io::ErrorKind::UnexpectedEof {
-            RuntimeError::BadModel(format!(
+            GgufError(format!(
                 "{} is truncated: it ends inside its GGUF metadata",
                 self.path
             ))
         } else {
-            RuntimeError::BadModel(format!("cannot read {}: {error}", self.path))
+            GgufError(format!("cannot read {}: {error}", self.path))
         }
     }
 
-    fn u32(&mut self) -> Result<u32, RuntimeError> {
+    fn u32(&mut self) -> Result<u32, GgufError> {
         Ok(u32::from_le_bytes(self.bytes()?))
     }
 
-    fn u64(&mut self) -> Result<u64, RuntimeError> {
+    fn u64(&mut self) -> Result<u64, GgufError> {
         Ok(u64::from_le_bytes(self.bytes()?))
     }
 
-    fn string(&mut self) -> Result<String, RuntimeError> {
+    fn string(&mut self) -> Result<String, GgufError> {
         let len = self.u64()?;
         if len > MAX_STRING {
-            return Err(RuntimeError::BadModel(format!(
+            return Err(GgufError(format!(
                 "{}: a metadata string claims {len} bytes",
                 self.path
             )));
         }
-        let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
-        self.inner.read_exact(&mut buf).map_err(|e| self.fail(e))?;
+        // Read through `take` rather than into a buffer of the claimed size, so a short file
+        // claiming a 64 MiB string costs only the bytes it has.
+        let mut buf = Vec::new();
+        (&mut self.inner)
+            .take(len)
+            .read_to_end(&mut buf)
+            .map_err(|e| self.fail(e))?;
+        if (buf.len() as u64) < len {
+            return Err(self.fail(std::io::ErrorKind::UnexpectedEof.into()));
+        }
         Ok(String::from_utf8_lossy(&buf).into_owned())
     }
 
-    fn skip(&mut self, len: u64) -> Result<(), RuntimeError> {
+    fn skip(&mut self, len: u64) -> Result<(), GgufError> {
         let copied = std::io::copy(&mut (&mut self.inner).take(len), &mut std::io::sink())
             .map_err(|e| self.fail(e))?;
         if copied < len {
@@ -94,7 +109,7 @@ impl<R: Read> Reader<R> {
     }
 
     /// Read one value of GGUF type `kind`; scalars and strings come back as text.
-    fn value(&mut self, kind: u32) -> Result<Option<String>, RuntimeError> {
+    fn value(&mut self, kind: u32) -> Result<Option<String>, GgufError> {
         Ok(match kind {
             0 => Some(u8::from_le_bytes(self.bytes()?).to_string()),
             1 => Some(i8::from_le_bytes(self.bytes()?).to_string()),
@@ -109,7 +124,7 @@ impl<R: Read> Reader<R> {
                 let element = self.u32()?;
                 let count = self.u64()?;
                 if count > MAX_ARRAY {
-                    return Err(RuntimeError::BadModel(format!(
+                    return Err(GgufError(format!(
                         "{}: a metadata array claims {count} elements",
                         self.path
                     )));
@@ -123,7 +138,7 @@ impl<R: Read> Reader<R> {
                         }
                     }
                     None => {
-                        return Err(RuntimeError::BadModel(format!(
+                        return Err(GgufError(format!(
                             "{}: unsupported GGUF array element type {element}",
                             self.path
                         )));
@@ -135,7 +150,7 @@ impl<R: Read> Reader<R> {
             11 => Some(i64::from_le_bytes(self.bytes()?).to_string()),
             12 => Some(f64::from_le_bytes(self.bytes()?).to_string()),
             other => {
-                return Err(RuntimeError::BadModel(format!(
+                return Err(GgufError(format!(
                     "{}: unknown GGUF value type {other}",
                     self.path
                 )));
@@ -155,31 +170,38 @@ fn element_size(kind: u32) -> Option<u64> {
 }
 
 /// Read and check the header and metadata of the GGUF file at `path`.
-pub fn read_info(path: &Path) -> Result<GgufInfo, RuntimeError> {
+pub fn read_info(path: &Path) -> Result<GgufInfo, GgufError> {
     let shown = path.display().to_string();
-    let file = File::open(path)
-        .map_err(|e| RuntimeError::BadModel(format!("cannot open model {shown}: {e}")))?;
+    let file =
+        File::open(path).map_err(|e| GgufError(format!("cannot open model {shown}: {e}")))?;
     let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    read_info_from(BufReader::with_capacity(1 << 20, file), &shown, file_len)
+}
+
+/// Read and check a GGUF header and metadata from `input`, a file of `file_len` bytes called
+/// `name` in messages. Pure apart from reading `input`: this is what the fuzz target drives.
+pub fn read_info_from<R: Read>(input: R, name: &str, file_len: u64) -> Result<GgufInfo, GgufError> {
+    let shown = name.to_owned();
     let mut reader = Reader {
-        inner: BufReader::with_capacity(1 << 20, file),
+        inner: input,
         path: shown.clone(),
     };
     let magic: [u8; 4] = reader.bytes()?;
     if &magic != MAGIC {
-        return Err(RuntimeError::BadModel(format!(
+        return Err(GgufError(format!(
             "{shown} is not a GGUF model (it does not start with \"GGUF\")"
         )));
     }
     let version = reader.u32()?;
     if !(2..=3).contains(&version) {
-        return Err(RuntimeError::BadModel(format!(
+        return Err(GgufError(format!(
             "{shown} uses GGUF version {version}; versions 2 and 3 are supported"
         )));
     }
     let tensor_count = reader.u64()?;
     let kv_count = reader.u64()?;
     if kv_count > 1 << 20 || tensor_count > 1 << 24 {
-        return Err(RuntimeError::BadModel(format!(
+        return Err(GgufError(format!(
             "{shown}: implausible GGUF header ({tensor_count} tensors, {kv_count} metadata keys)"
         )));
     }
@@ -194,7 +216,7 @@ pub fn read_info(path: &Path) -> Result<GgufInfo, RuntimeError> {
     // Tensor infos follow; the tensor data must at least exist. A file cut inside its tensor data
     // is caught here by size: each tensor needs data after the header.
     if tensor_count > 0 && file_len < 1024 {
-        return Err(RuntimeError::BadModel(format!(
+        return Err(GgufError(format!(
             "{shown} is truncated: it holds no tensor data"
         )));
     }
