@@ -69,25 +69,30 @@ fn certificates(path: &Path) -> Result<Vec<reqwest::Certificate>, NetError> {
     Ok(certs)
 }
 
+/// Every root Warden trusts: the system bundle's, then each extra CA file's.
+pub fn trust_roots() -> Result<Vec<reqwest::Certificate>, NetError> {
+    let mut roots = Vec::new();
+    if let Some(bundle) = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file()) {
+        // A system bundle can hold a certificate rustls rejects; one bad root must not cost
+        // every other, so a bundle that does not parse whole is skipped rather than fatal.
+        if let Ok(certs) = certificates(bundle) {
+            roots.extend(certs);
+        }
+    }
+    for path in extra_ca_files() {
+        roots.extend(certificates(&path)?);
+    }
+    Ok(roots)
+}
+
 /// A client builder with Warden's trust: the system roots plus every extra CA file.
 pub fn client_builder() -> Result<reqwest::ClientBuilder, NetError> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
         .https_only(false);
-    if let Some(bundle) = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file()) {
-        // A system bundle can hold a certificate rustls rejects; one bad root must not cost
-        // every other, so a bundle that does not parse whole is skipped rather than fatal.
-        if let Ok(certs) = certificates(bundle) {
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-    }
-    for path in extra_ca_files() {
-        for cert in certificates(&path)? {
-            builder = builder.add_root_certificate(cert);
-        }
+    for cert in trust_roots()? {
+        builder = builder.add_root_certificate(cert);
     }
     Ok(builder)
 }
@@ -138,6 +143,25 @@ mod tests {
         std::fs::write(&empty, "not a certificate\n").unwrap();
         let err = certificates(&empty).unwrap_err().to_string();
         assert!(err.contains("empty.pem") && err.contains("PEM"), "{err}");
+    }
+
+    /// A private CA is trusted as well as the public roots, never instead of them.
+    #[test]
+    fn issue_10_a_private_ca_is_added_to_the_system_roots() {
+        let system = trust_roots().unwrap().len();
+        let dir = std::env::temp_dir().join(format!("warden-net-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bundle = SYSTEM_BUNDLES.iter().map(Path::new).find(|p| p.is_file());
+        let Some(bundle) = bundle else { return };
+        // Any one PEM certificate stands in for the private CA.
+        let pem = std::fs::read_to_string(bundle).unwrap();
+        let end = pem.find("-----END CERTIFICATE-----").unwrap() + 25;
+        let start = pem[..end].rfind("-----BEGIN CERTIFICATE-----").unwrap();
+        let ca = dir.join("private-ca.pem");
+        std::fs::write(&ca, &pem[start..end]).unwrap();
+        set_extra_ca_file(&ca);
+        assert_eq!(trust_roots().unwrap().len(), system + 1);
+        assert!(system > 50, "the system roots stay: {system}");
     }
 
     #[test]
