@@ -559,24 +559,12 @@ impl Notifier {
                 Ok(response) => {
                     failures.push(format!("webhook {url} answered {}", response.status()))
                 }
-                Err(e) => failures.push(format!("webhook {url} failed: {}", error_chain(&e))),
+                Err(e) => failures.push(format!(
+                    "webhook {url} failed: {}",
+                    warden_net::describe(&e)
+                )),
             }
         }
         failures
     }
-}
-
-/// An error with its causes, so a TLS failure names the certificate problem.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
