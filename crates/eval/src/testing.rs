@@ -22,7 +22,7 @@
 //! TLS tests), so `https://` targets and private CAs are tested end to end.
 //!
 //! The same server is the `instant-upstream` example (`cargo run --release -p warden-eval
-//! --example instant-upstream -- --port 8440`), for benchmarks that run the harness as a process.
+//! --features testing --example instant-upstream -- --port 8440`), for benchmarks that run the harness as a process.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
