@@ -13,11 +13,15 @@ fn fixture_home(name: &str) -> TestHome {
     let home = TestHome::empty();
     std::fs::create_dir_all(home.path()).unwrap();
     let source = repo_root().join("tests/fixtures").join(name);
-    for file in ["warden.toml", "ledger.key", "ledger.pub", "warden.db"] {
+    let files: &[&str] = if name.ends_with("postgres") {
+        &["warden.toml", "ledger.key", "ledger.pub"]
+    } else {
+        &["warden.toml", "ledger.key", "ledger.pub", "warden.db"]
+    };
+    for file in files {
         let from = source.join(file);
-        if from.exists() {
-            std::fs::copy(&from, home.path().join(file)).unwrap();
-        }
+        assert!(from.exists(), "the fixture {} is missing", from.display());
+        std::fs::copy(&from, home.path().join(file)).unwrap();
     }
     // Git keeps no file modes; the key must be private, as on the operator's disk.
     use std::os::unix::fs::PermissionsExt as _;
