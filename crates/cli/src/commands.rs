@@ -43,7 +43,7 @@ pub async fn run(cli: Cli) -> Outcome {
             checkpoint.as_deref(),
         ),
         Command::Ledger(LedgerCommand::AcceptRollback { reason, actor }) => {
-            let home = Home::open(&global.home)?;
+            let home = open_home(&global)?;
             let ledger = home
                 .open_ledger_unchecked(global.database_url.as_deref())
                 .await?;
@@ -112,31 +112,25 @@ pub(crate) fn local_actor(actor: Option<String>) -> String {
     })
 }
 
-pub(crate) async fn open(global: &Global) -> Result<(Home, Ledger), Failure> {
+/// Open the home, and trust its `[tls] ca_file` for every outbound client from now on.
+fn open_home(global: &Global) -> Result<Home, Failure> {
     let home = Home::open(&global.home)?;
     if let Some(ca) = &home.config().tls.ca_file {
         warden_net::set_extra_ca_file(&home.root().join(ca));
     }
-    let ledger = home.open_ledger(global.database_url.as_deref()).await?;
-    Ok((home, ledger))
+    Ok(home)
+}
+
+pub(crate) async fn open(global: &Global) -> Result<(Home, Ledger), Failure> {
+    let (home, stores) = open_stores(global).await?;
+    Ok((home, stores.ledger))
 }
 
 /// Open the home with every store (the ledger and the evaluation store).
 pub(crate) async fn open_stores(global: &Global) -> Result<(Home, Stores), Failure> {
-    let home = Home::open(&global.home)?;
-    if let Some(ca) = &home.config().tls.ca_file {
-        warden_net::set_extra_ca_file(&home.root().join(ca));
-    }
+    let home = open_home(global)?;
     let stores = home.open_stores(global.database_url.as_deref()).await?;
     Ok((home, stores))
-}
-
-/// An HTTP client with Warden's trust (system roots, `SSL_CERT_FILE`, `[tls] ca_file`).
-pub(crate) fn http_client(home: &Home) -> Result<reqwest::Client, Failure> {
-    if let Some(ca) = &home.config().tls.ca_file {
-        warden_net::set_extra_ca_file(&home.root().join(ca));
-    }
-    warden_net::client().map_err(Failure::usage)
 }
 
 async fn init(global: &Global, origin: Option<String>) -> Outcome {

@@ -401,7 +401,8 @@ async fn notify(home: &Home, message: Value) {
     let notifier = Notifier {
         dir: config.notify_dir.clone(),
         webhooks: config.notify_webhooks.clone(),
-        client: crate::commands::http_client(home).unwrap_or_default(),
+        // `open` already added the home's `[tls] ca_file` to the trusted roots.
+        client: warden_net::client().unwrap_or_default(),
     };
     for failure in notifier.notify(&message).await {
         eprintln!("warden: {failure}");

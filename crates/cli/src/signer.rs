@@ -18,26 +18,8 @@ use crate::exit::{self, Failure};
 pub async fn run(global: &Global, ledger: &Ledger, command: SignerCommand) -> Result<u8, Failure> {
     match command {
         SignerCommand::New { person, out, actor } => {
-            let signer = NoteSigner::generate(&note_name(&person))
-                .map_err(|e| Failure::usage(anyhow!("cannot make a signing key: {e}")))?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&out)
-                .map_err(|e| {
-                    Failure::usage(anyhow!(
-                        "cannot create {}: {e} (choose a path that does not exist yet)",
-                        out.display()
-                    ))
-                })?;
-            writeln!(file, "{}", signer.private_key())
-                .and_then(|()| file.sync_all())
-                .map_err(|e| Failure::environment(anyhow!("{}: {e}", out.display())))?;
-            let verifier = signer.verifier();
-            let entry =
-                access::register_signer(ledger, &person, &verifier, &local_actor(actor)).await?;
-            report(global, &person, &verifier, entry.index, "registered");
+            let verifier = write_new_key(&person, &out)?;
+            register(global, ledger, &person, &verifier, actor).await?;
             if !global.json {
                 eprintln!(
                     "The private key is in {}; hand it to {} alone (it signs their gate sign-offs).",
@@ -50,12 +32,7 @@ pub async fn run(global: &Global, ledger: &Ledger, command: SignerCommand) -> Re
             person,
             verifier,
             actor,
-        } => {
-            let verifier = read_verifier(&verifier)?;
-            let entry =
-                access::register_signer(ledger, &person, &verifier, &local_actor(actor)).await?;
-            report(global, &person, &verifier, entry.index, "registered");
-        }
+        } => register(global, ledger, &person, &read_verifier(&verifier)?, actor).await?,
         SignerCommand::Revoke {
             person,
             verifier,
@@ -89,6 +66,41 @@ pub async fn run(global: &Global, ledger: &Ledger, command: SignerCommand) -> Re
         }
     }
     Ok(exit::OK)
+}
+
+/// Make a signing key for `person` and write its private half to `out` (mode 0600, which must not
+/// exist yet); the public half is returned for registration.
+fn write_new_key(person: &str, out: &std::path::Path) -> Result<NoteVerifier, Failure> {
+    let signer = NoteSigner::generate(&note_name(person))
+        .map_err(|e| Failure::usage(anyhow!("cannot make a signing key: {e}")))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| {
+            Failure::usage(anyhow!(
+                "cannot create {}: {e} (choose a path that does not exist yet)",
+                out.display()
+            ))
+        })?;
+    writeln!(file, "{}", signer.private_key())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Failure::environment(anyhow!("{}: {e}", out.display())))?;
+    Ok(signer.verifier())
+}
+
+/// Register `verifier` as `person`'s signing key and say so.
+async fn register(
+    global: &Global,
+    ledger: &Ledger,
+    person: &str,
+    verifier: &NoteVerifier,
+    actor: Option<String>,
+) -> Result<(), Failure> {
+    let entry = access::register_signer(ledger, person, verifier, &local_actor(actor)).await?;
+    report(global, person, verifier, entry.index, "registered");
+    Ok(())
 }
 
 /// A note key name for `person`: note names cannot hold spaces or `+`.

@@ -349,9 +349,7 @@ impl Home {
     /// database holds the tree this home's key has signed: a missing, emptied, swapped or rolled
     /// back database is a [`LedgerError::Fork`], never a fresh start.
     pub async fn open_ledger(&self, url_override: Option<&str>) -> Result<Ledger, HomeError> {
-        let ledger = self.open_ledger_unchecked(url_override).await?;
-        ledger.check_continuity().await?;
-        Ok(ledger)
+        Ok(self.open_stores(url_override).await?.ledger)
     }
 
     /// [`Home::open_ledger`] without the continuity check, for `warden ledger accept-rollback`.

@@ -294,20 +294,24 @@ impl AccessState {
         }
     }
 
-    fn authorised(&self, statement: &str, payload: &Value) -> Result<(), String> {
+    /// Whether `payload`'s `authority` is `statement` signed by the instance key; `what` names
+    /// the entry (`grant`, `record`) in the reason.
+    fn authorised(&self, what: &str, statement: &str, payload: &Value) -> Result<(), String> {
         let (verifier, _) = self
             .authority
             .as_ref()
-            .ok_or("no instance key to check the grant against")?;
+            .ok_or_else(|| format!("no instance key to check the {what} against"))?;
         let note = payload
             .get("authority")
             .and_then(Value::as_str)
-            .ok_or("the grant is not countersigned by the instance key")?;
+            .ok_or_else(|| format!("the {what} is not countersigned by the instance key"))?;
         let body = verifier
             .open(note)
-            .map_err(|e| format!("the grant's countersignature does not verify: {e}"))?;
+            .map_err(|e| format!("the {what}'s countersignature does not verify: {e}"))?;
         if body != statement {
-            return Err("the grant's countersignature is for a different grant".into());
+            return Err(format!(
+                "the {what}'s countersignature is for a different {what}"
+            ));
         }
         Ok(())
     }
@@ -346,7 +350,7 @@ impl AccessState {
                     return Err(format!("key `{id}` is granted twice"));
                 }
                 let statement = grant_statement(self.origin(), &id, &person, &roles);
-                let authorised = self.authorised(&statement, payload);
+                let authorised = self.authorised("grant", &statement, payload);
                 self.keys.insert(
                     id,
                     KeyGrant {
@@ -375,6 +379,7 @@ impl AccessState {
                 let verifier = NoteVerifier::parse(&verifier_text)
                     .map_err(|e| format!("unreadable signing key: {e}"))?;
                 self.authorised(
+                    "grant",
                     &signer_statement(self.origin(), &person, &verifier_text),
                     payload,
                 )?;
@@ -402,10 +407,10 @@ impl AccessState {
     /// Whether the instance key vouches for a capability's record (see [`countersigned`]).
     pub fn vouched(&self, kind: &str, subject: &str, payload: &Value) -> Result<(), String> {
         self.authorised(
+            "record",
             &record_statement(self.origin(), kind, subject, payload),
             payload,
         )
-        .map_err(|why| why.replace("the grant", "the record"))
     }
 
     /// The person an entry's actor stands for: the key's person for `key:ID:…`, the name for

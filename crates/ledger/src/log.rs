@@ -289,16 +289,14 @@ impl Ledger {
     ) -> Result<(Vec<Entry>, u64), LedgerError> {
         let size = self.size().await?;
         let mut out = Vec::new();
-        let mut next = start;
-        while next < size {
-            let limit = (size - next).min(MAX_PAGE);
-            let page = self.entries(next, limit).await?;
-            let Some(last) = page.last() else {
-                break;
-            };
-            next = last.index + 1;
-            out.extend(page.into_iter().filter(|e| wanted(&e.kind)));
-        }
+        // The walk never breaks; it stops at `size`, the resume point whatever it read.
+        let _ = crate::query::walk(self, start, Some(size), |entry| {
+            if wanted(&entry.kind) {
+                out.push(entry);
+            }
+            std::ops::ControlFlow::Continue(())
+        })
+        .await?;
         Ok((out, size.max(start)))
     }
 

@@ -1,6 +1,9 @@
 //! Reading the ledger by kind and subject, across as many pages as it takes. Entries carry no
 //! separate columns for these, so matching happens on decoded entries, page by page
 //! ([`crate::log::MAX_PAGE`] at a time), never holding more than one page plus the answer.
+//! [`walk`] is the one paging loop; [`find`] (listings) and [`Ledger::scan`] (folds) use it.
+
+use std::ops::ControlFlow;
 
 use crate::entry::Entry;
 use crate::log::{Ledger, LedgerError, MAX_PAGE};
@@ -37,6 +40,33 @@ pub struct Found {
     pub next: Option<u64>,
 }
 
+/// Hand every entry from index `start` (below `end`, when given) to `visit`, in index order, page
+/// by page, until `visit` breaks or the entries run out. Returns where to resume: the index of the
+/// entry `visit` broke on, else the index after the last entry read (`start` when none was).
+pub async fn walk(
+    ledger: &Ledger,
+    start: u64,
+    end: Option<u64>,
+    mut visit: impl FnMut(Entry) -> ControlFlow<()>,
+) -> Result<(u64, ControlFlow<()>), LedgerError> {
+    let mut at = start;
+    while end.is_none_or(|end| at < end) {
+        let limit = end.map_or(MAX_PAGE, |end| (end - at).min(MAX_PAGE));
+        let page = ledger.entries(at, limit).await?;
+        if page.is_empty() {
+            break;
+        }
+        for entry in page {
+            let index = entry.index;
+            if visit(entry).is_break() {
+                return Ok((index, ControlFlow::Break(())));
+            }
+            at = index.saturating_add(1);
+        }
+    }
+    Ok((at, ControlFlow::Continue(())))
+}
+
 /// Up to `limit` entries from index `start` that pass `filter`, in index order, reading as many
 /// pages as needed (so a limit above [`MAX_PAGE`] is honoured).
 pub async fn find(
@@ -45,26 +75,21 @@ pub async fn find(
     start: u64,
     limit: u64,
 ) -> Result<Found, LedgerError> {
-    let mut found = Found::default();
-    let mut at = start;
-    while (found.entries.len() as u64) < limit {
-        let page = ledger.entries(at, MAX_PAGE).await?;
-        let Some(last) = page.last().map(|entry| entry.index) else {
-            return Ok(found);
-        };
-        for entry in page {
-            if (found.entries.len() as u64) == limit {
-                found.next = Some(entry.index);
-                return Ok(found);
-            }
-            if filter.matches(&entry) {
-                found.entries.push(entry);
-            }
+    let mut entries = Vec::new();
+    let (at, flow) = walk(ledger, start, None, |entry| {
+        if entries.len() as u64 == limit {
+            return ControlFlow::Break(());
         }
-        at = last.saturating_add(1);
-    }
-    found.next = Some(at);
-    Ok(found)
+        if filter.matches(&entry) {
+            entries.push(entry);
+        }
+        ControlFlow::Continue(())
+    })
+    .await?;
+    Ok(Found {
+        entries,
+        next: flow.is_break().then_some(at),
+    })
 }
 
 #[cfg(test)]

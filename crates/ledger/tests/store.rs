@@ -18,17 +18,10 @@ use warden_store::testing::{Backend, TestDatabase, fresh_database};
 
 const ORIGIN: &str = "warden.test/ledger";
 
-async fn run<F: AsyncFnOnce(TestDatabase)>(backend: Backend, test: F) {
-    let db = fresh_database(backend)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    test(db).await;
-}
-
 /// One test per database: `name::sqlite` and `name::postgres`.
 macro_rules! on_both {
     ($name:ident, $test:expr) => {
-        warden_store::on_both_databases!(run, $name, $test);
+        warden_store::on_both_databases!(warden_store::testing::with_fresh_database, $name, $test);
     };
 }
 

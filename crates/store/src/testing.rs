@@ -81,6 +81,19 @@ pub enum TestDatabaseError {
     Setup(String),
 }
 
+/// Run `test` on a fresh database of `backend`: the usual `$run` of [`on_both_databases!`]. A
+/// database that cannot be made fails the test with the reason (how to start PostgreSQL).
+#[expect(
+    clippy::panic,
+    reason = "test support: a missing database is a failed test"
+)]
+pub async fn with_fresh_database<F: AsyncFnOnce(TestDatabase)>(backend: Backend, test: F) {
+    let db = fresh_database(backend)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    test(db).await;
+}
+
 /// A new, empty database of `backend`.
 pub async fn fresh_database(backend: Backend) -> Result<TestDatabase, TestDatabaseError> {
     match backend {
