@@ -42,9 +42,8 @@ fn chat(content: &str, extra: Value) -> Value {
     body
 }
 
-/// The official client, both modes. Creates target/openai-venv on first use.
-#[test]
-fn the_openai_python_client_works_in_both_modes() {
+/// The official `openai` client's Python, from a venv under target/ made on first use.
+pub fn openai_venv() -> PathBuf {
     let venv = repo_root().join("target/openai-venv");
     let python = venv.join("bin/python");
     if Command::new(&python)
@@ -66,6 +65,13 @@ fn the_openai_python_client_works_in_both_modes() {
             "pip install openai failed (PyPI must be reachable)"
         );
     }
+    python
+}
+
+/// The official client, both modes.
+#[test]
+fn the_openai_python_client_works_in_both_modes() {
+    let python = openai_venv();
     let server = start_model_server();
     let script = r#"
 import json, sys

@@ -81,6 +81,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("warden-store", &[]),
     ("warden-ledger", &["warden-core", "warden-store"]),
     ("warden-mark", &["warden-core"]),
+    ("warden-guard", &["warden-core"]),
     ("warden-runtime", &["warden-core", "warden-gguf"]),
     (
         "warden-eval",
@@ -97,11 +98,23 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "warden-gateway",
+        &[
+            "warden-core",
+            "warden-gate",
+            "warden-guard",
+            "warden-ledger",
+            "warden-net",
+            "warden-store",
+        ],
+    ),
+    (
         "warden-home",
         &[
             "warden-core",
             "warden-ledger",
             "warden-eval",
+            "warden-gateway",
             "warden-store",
         ],
     ),
@@ -113,6 +126,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "warden-mark",
             "warden-runtime",
             "warden-gate",
+            "warden-guard",
         ],
     ),
     (
@@ -126,6 +140,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "warden-runtime",
             "warden-eval",
             "warden-gate",
+            "warden-gateway",
+            "warden-guard",
             "warden-net",
             "warden-server",
         ],

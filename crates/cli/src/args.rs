@@ -74,6 +74,127 @@ pub enum Command {
     /// decisions and pauses recorded in the ledger.
     #[command(subcommand)]
     Gate(GateCommand),
+    /// The guard gateway: an OpenAI-compatible proxy that filters what users send and what
+    /// models answer, enforces gate decisions, and has a kill switch and rollback. Without a
+    /// subcommand it runs the gateway.
+    Gateway(GatewayArgs),
+    /// The content filters on their own: check text, report the lexicon's coverage.
+    #[command(subcommand)]
+    Guard(GuardCommand),
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct GatewayArgs {
+    #[command(subcommand)]
+    pub command: Option<GatewayCommand>,
+    #[command(flatten)]
+    pub run: GatewayRun,
+}
+
+/// `warden gateway` (run).
+#[derive(Args, Debug, Clone, Default)]
+pub struct GatewayRun {
+    /// Address to listen on (default: [gateway] addr in warden.toml, 127.0.0.1:8450).
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// An OpenAI-compatible base URL (…/v1) whose models become ungated routes, when
+    /// warden.toml configures no routes; its key, if any, from WARDEN_UPSTREAM_KEY.
+    #[arg(long)]
+    pub upstream: Option<String>,
+    /// A file of terms to block, one per line, on top of the lexicons.
+    #[arg(long)]
+    pub block_terms: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GatewayCommand {
+    /// Stop serving a model on every gateway that shares this home's database (the kill
+    /// switch), recorded in the ledger with who did it.
+    Withdraw {
+        /// The model, as clients name it.
+        #[arg(long)]
+        model: String,
+        /// Why, for the record.
+        #[arg(long, default_value = "withdrawn by an operator")]
+        reason: String,
+    },
+    /// Serve a withdrawn model again: needs the signing key of a person with the admin or
+    /// security role, whose signed statement names the withdrawal it ends.
+    Restore {
+        /// The model.
+        #[arg(long)]
+        model: String,
+        /// Your private signing key file (`warden keys signer new`).
+        #[arg(long)]
+        signing_key: PathBuf,
+    },
+    /// Route a model to a known-good version from warden.toml (or back to its current one).
+    Rollback {
+        /// The model, as clients name it.
+        #[arg(long)]
+        model: String,
+        /// The version to serve; it must be `known_good` and allowed by the gate.
+        #[arg(long, conflicts_with = "current", required_unless_present = "current")]
+        to: Option<String>,
+        /// Go back to the version warden.toml marks current.
+        #[arg(long)]
+        current: bool,
+    },
+    /// Which models are withdrawn or rolled back, from the ledger.
+    Status,
+    /// Decision records, newest first (JSON lines).
+    Decisions {
+        /// Only records from the last this many hours.
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// The misuse report: requests per action and per category over a period.
+    Report {
+        /// The period, in hours back from now.
+        #[arg(long, default_value_t = 24 * 7)]
+        hours: u64,
+    },
+    /// Delete decision records older than the retention period ([gateway] retention_days).
+    Prune,
+    /// Destroy the key that pseudonymises end users: stored records can no longer be linked
+    /// to anyone, and later requests record no user. Recorded in the ledger.
+    ForgetUsers,
+    /// A kill-switch drill: withdraw the model, time until every listed gateway refuses it,
+    /// restore it, time until every gateway serves it, and record the drill.
+    Drill {
+        /// The model to drill on.
+        #[arg(long)]
+        model: String,
+        /// Base URL of a running gateway (repeat for several processes).
+        #[arg(long = "gateway", required = true)]
+        gateways: Vec<String>,
+        /// A Warden API key to call the gateways with (or WARDEN_API_KEY).
+        #[arg(long, env = "WARDEN_API_KEY", hide_env_values = true)]
+        key: String,
+        /// Your private signing key file, to restore the model after the drill.
+        #[arg(long)]
+        signing_key: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GuardCommand {
+    /// Check a text (argument or standard input) with the shipped lexicon and PII detectors;
+    /// prints the verdict and the text as the gateway would pass it. Exit 1 when it blocks.
+    Check {
+        /// The text; read from standard input when absent.
+        text: Option<String>,
+        /// A file of terms to block, one per line, on top of the lexicons.
+        #[arg(long)]
+        block_terms: Option<PathBuf>,
+    },
+    /// Shipped and active lexicon entries per GB/T 45654 Appendix A risk, against the
+    /// standard's reference values.
+    Lexicon,
 }
 
 #[derive(Subcommand, Debug)]

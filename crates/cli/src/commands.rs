@@ -63,6 +63,8 @@ pub async fn run(cli: Cli) -> Outcome {
         Command::Model(command) => crate::model::run(command, global.json).await,
         Command::Eval(command) => crate::eval::run(&global, command).await,
         Command::Gate(command) => crate::gate::run(&global, command).await,
+        Command::Gateway(args) => crate::gateway::run(&global, args).await,
+        Command::Guard(command) => crate::gateway::guard(&global, command),
     }
 }
 
@@ -178,7 +180,7 @@ async fn serve(global: &Global, addr: Option<String>) -> Outcome {
     let options = ServerOptions {
         max_body_bytes: home.config().server.max_body_bytes,
         max_upload_bytes: home.config().server.max_upload_bytes,
-        model: crate::model::configured(home.config())?,
+        model: crate::model::configured(&home)?,
     };
     warden_server::serve(listener, ledger, &options, shutdown_signal())
         .await

@@ -162,7 +162,9 @@ pub(crate) async fn connect(args: &TargetArgs, model: &ModelArgs) -> Result<Conn
         let runtime = crate::model::load_for_eval(model)?;
         let id = runtime.id().to_owned();
         let app = warden_server::api::chat::standalone(
-            Arc::new(warden_server::api::chat::ModelService::new(runtime)),
+            Arc::new(warden_server::api::chat::ModelService::for_evaluation(
+                runtime,
+            )),
             8 << 20,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -11,7 +11,6 @@ use warden_gate::decision::{Action, GateState};
 use warden_gate::service::{self, GateError, Notifier, ProposeRequest};
 use warden_gate::{Policy, Stage};
 use warden_home::Home;
-use warden_ledger::note::NoteSigner;
 
 use crate::args::{GateCommand, Global, ReportFormat};
 use crate::commands::{local_actor, print_json};
@@ -291,32 +290,10 @@ async fn sign(
     signing_key: &Path,
     print_note: bool,
 ) -> Result<u8, Failure> {
-    let text = std::fs::read_to_string(signing_key).map_err(|e| {
-        Failure::usage(anyhow!(
-            "cannot read signing key {}: {e}",
-            signing_key.display()
-        ))
-    })?;
-    let signer = NoteSigner::from_private_key(&text).map_err(|e| {
-        Failure::usage(anyhow!(
-            "{} is not a signing key ({e}); `warden keys signer new` makes one",
-            signing_key.display()
-        ))
-    })?;
+    let signer = crate::signer::read_signing_key(signing_key)?;
     let (_home, ledger) = crate::commands::open(global).await?;
     let mut state = service::load(&ledger).await?;
-    let verifier = signer.verifier();
-    let person = state
-        .access
-        .signers
-        .iter()
-        .find(|s| s.verifier == verifier && s.revoked.is_none())
-        .map(|s| s.person.clone())
-        .ok_or_else(|| {
-            Failure::usage(anyhow!(
-                "the signing key {verifier} is not registered to anyone in this ledger (or was revoked); an admin registers it with `warden keys signer add`"
-            ))
-        })?;
+    let person = crate::signer::registered_person(&state.access, &signer)?;
     let statement = service::statement(&state, id, role, &person)?;
     let note = signer.sign(&statement).map_err(Failure::environment)?;
     if print_note {

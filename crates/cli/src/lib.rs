@@ -12,6 +12,7 @@ mod compliance;
 mod eval;
 mod exit;
 mod gate;
+mod gateway;
 mod label;
 mod model;
 mod signer;

@@ -89,10 +89,12 @@ fn load(args: &ModelArgs) -> Result<Runtime, Failure> {
     )?)
 }
 
-/// The model `[model] gguf` names, loaded for `warden serve`.
+/// The model `[model] gguf` names, loaded for `warden serve` behind the guard `[gateway]`
+/// configures.
 pub fn configured(
-    config: &warden_home::Config,
+    home: &warden_home::Home,
 ) -> Result<warden_server::api::chat::ModelSlot, Failure> {
+    let config = home.config();
     let Some(path) = &config.model.gguf else {
         return Ok(warden_server::api::chat::ModelSlot::default());
     };
@@ -113,8 +115,10 @@ pub fn configured(
         "warden: serving model {} at /v1/chat/completions",
         runtime.id()
     );
+    let guard = warden_gateway::build_guard(&config.gateway, home.root(), None)
+        .map_err(|e| Failure::usage(anyhow!(e)))?;
     Ok(warden_server::api::chat::ModelSlot(Some(Arc::new(
-        ModelService::new(runtime),
+        ModelService::guarded(runtime, Arc::new(guard)),
     ))))
 }
 
@@ -228,7 +232,14 @@ pub async fn run(command: ModelCommand, json_output: bool) -> Result<u8, Failure
                 "warden: serving model {id} at http://{local}/v1 (OpenAI-compatible); Ctrl-C stops"
             );
             crate::commands::init_logging();
-            let service = Arc::new(ModelService::new(runtime));
+            // The shipped starter lexicon and PII policy: a served model is never unguarded.
+            let guard = warden_gateway::build_guard(
+                &warden_gateway::config::GatewayConfig::default(),
+                std::path::Path::new("."),
+                None,
+            )
+            .map_err(|e| Failure::usage(anyhow!(e)))?;
+            let service = Arc::new(ModelService::guarded(runtime, Arc::new(guard)));
             let app = standalone(Arc::clone(&service), 1 << 20);
             axum_serve(listener, app, async move {
                 crate::commands::shutdown_signal().await;

@@ -144,3 +144,34 @@ fn report(global: &Global, person: &str, verifier: &NoteVerifier, index: u64, wh
         );
     }
 }
+
+/// A person's private signing key from `path`.
+pub(crate) fn read_signing_key(path: &std::path::Path) -> Result<NoteSigner, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(anyhow!("cannot read signing key {}: {e}", path.display())))?;
+    NoteSigner::from_private_key(&text).map_err(|e| {
+        Failure::usage(anyhow!(
+            "{} is not a signing key ({e}); `warden keys signer new` makes one",
+            path.display()
+        ))
+    })
+}
+
+/// The person the ledger registered `signer`'s key to: whoever signs is named by the ledger,
+/// never by a name typed on the command line.
+pub(crate) fn registered_person(
+    access: &access::AccessState,
+    signer: &NoteSigner,
+) -> Result<String, Failure> {
+    let verifier = signer.verifier();
+    access
+        .signers
+        .iter()
+        .find(|s| s.verifier == verifier && s.revoked.is_none())
+        .map(|s| s.person.clone())
+        .ok_or_else(|| {
+            Failure::usage(anyhow!(
+                "the signing key {verifier} is not registered to anyone in this ledger (or was revoked); an admin registers it with `warden keys signer add`"
+            ))
+        })
+}

@@ -17,14 +17,17 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use warden_eval::store::EvalStore;
+use warden_gateway::config::GatewayConfig;
+use warden_gateway::store::DecisionStore;
 use warden_ledger::log::{Ledger, LedgerError, Witness};
 use warden_ledger::note::{NoteError, NoteSigner};
 use warden_store::{Db, StoreError};
 
 /// Every capability's migrations, in the one history of a home's database.
-pub static MIGRATIONS: [&warden_store::Migrations; 2] = [
+pub static MIGRATIONS: [&warden_store::Migrations; 3] = [
     &warden_ledger::store::MIGRATIONS,
     &warden_eval::store::MIGRATIONS,
+    &warden_gateway::store::MIGRATIONS,
 ];
 
 pub const CONFIG_FILE: &str = "warden.toml";
@@ -55,6 +58,9 @@ pub struct Config {
     pub gate: GateConfig,
     #[serde(default)]
     pub tls: TlsConfig,
+    /// `[gateway]`: the guard gateway's routes, filters and labels.
+    #[serde(default, skip_serializing_if = "GatewayConfig::is_default")]
+    pub gateway: GatewayConfig,
 }
 
 /// `[tls]`: outbound HTTPS trust beyond the system's root certificates.
@@ -232,6 +238,7 @@ impl Home {
             model: ModelConfig::default(),
             gate: GateConfig::default(),
             tls: TlsConfig::default(),
+            gateway: GatewayConfig::default(),
         };
         let text = toml::to_string_pretty(&config).map_err(|e| HomeError::BadConfig {
             path: config_path.display().to_string(),
@@ -340,6 +347,7 @@ impl Home {
         ledger.check_continuity().await?;
         Ok(Stores {
             eval: warden_eval::store::open(&db),
+            decisions: warden_gateway::store::open(&db),
             ledger,
             db,
         })
@@ -381,6 +389,8 @@ pub struct Stores {
     pub db: Db,
     pub ledger: Ledger,
     pub eval: Arc<dyn EvalStore>,
+    /// The guard gateway's decision records.
+    pub decisions: Arc<dyn DecisionStore>,
 }
 
 /// The home's record of what its key signed, and the publication of each new checkpoint.

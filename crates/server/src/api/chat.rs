@@ -4,6 +4,12 @@
 //! Generations queue first come, first served (a fair semaphore of one: on a small CPU two
 //! generations at once only halve each other's speed). A client that disconnects stops its
 //! generation at the next token.
+//!
+//! Served to users, the model is behind the same guard as the gateway's (`warden-guard`): a
+//! blocked request gets 400 `content_blocked` before generation starts, and answers pass the
+//! output filters (streams through the hold-back window) before any text leaves. Only the
+//! evaluation harness, on a private loopback port, talks to the model unguarded, because it
+//! measures the model itself.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -17,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
+use warden_guard::{Action, Guard, Hold, StreamStep};
 use warden_runtime::sampling::{Sampler, SamplingParams};
 use warden_runtime::template::ChatMessage;
 use warden_runtime::{Completion, FinishReason, Runtime, RuntimeError};
@@ -24,18 +31,32 @@ use warden_runtime::{Completion, FinishReason, Runtime, RuntimeError};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 
-/// A loaded model and its queue.
+/// A loaded model, its queue and its guard.
 pub struct ModelService {
     pub runtime: Arc<Runtime>,
+    guard: Option<Arc<Guard>>,
     queue: Arc<Semaphore>,
     /// Set on shutdown: running generations stop at their next token, queued ones never start.
     stopping: Arc<AtomicBool>,
 }
 
 impl ModelService {
-    pub fn new(runtime: Runtime) -> Self {
+    /// The model as users reach it: behind `guard`.
+    pub fn guarded(runtime: Runtime, guard: Arc<Guard>) -> Self {
         Self {
             runtime: Arc::new(runtime),
+            guard: Some(guard),
+            queue: Arc::new(Semaphore::new(1)),
+            stopping: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The model with no filters, for the evaluation harness only (which measures the model
+    /// itself and serves it on a private loopback port).
+    pub fn for_evaluation(runtime: Runtime) -> Self {
+        Self {
+            runtime: Arc::new(runtime),
+            guard: None,
             queue: Arc::new(Semaphore::new(1)),
             stopping: Arc::new(AtomicBool::new(false)),
         }
@@ -226,6 +247,9 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The text a client gets in place of a blocked answer.
+pub const REFUSAL: &str = "抱歉，这个请求的回答包含不能提供的内容。Sorry, the answer to this request contains content that cannot be provided.";
+
 /// Sets the flag when dropped: the request future is dropped when its client goes away.
 struct CancelOnDrop(Arc<AtomicBool>);
 
@@ -253,7 +277,23 @@ pub async fn completions(
             format!("model `{asked}` is not served here; GET /v1/models lists `{id}`"),
         ));
     }
-    let messages = messages(&request)?;
+    let mut messages = messages(&request)?;
+    if let Some(guard) = &service.guard {
+        for message in &mut messages {
+            let checked = guard.check(&message.content);
+            match checked.verdict.action {
+                Action::Block => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "content_blocked",
+                        "the request contains content this service does not accept",
+                    ));
+                }
+                Action::Redact => message.content = checked.text,
+                _ => {}
+            }
+        }
+    }
     let params = params(&request)?;
     let prompt = service.runtime.render_chat(&messages)?;
     let completion_id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
@@ -270,6 +310,7 @@ pub async fn completions(
         })?;
     let runtime = Arc::clone(&service.runtime);
     let stopping = Arc::clone(&service.stopping);
+    let guard = service.guard.clone();
     if !request.stream {
         let cancelled = Arc::new(AtomicBool::new(false));
         let _guard = CancelOnDrop(Arc::clone(&cancelled));
@@ -287,6 +328,19 @@ pub async fn completions(
                 e.to_string(),
             )
         })??;
+        let (text, finish) = match &service.guard {
+            Some(guard) => {
+                let checked = guard.check(&completion.text);
+                match checked.verdict.action {
+                    Action::Block => (REFUSAL.to_owned(), "content_filter"),
+                    _ => (checked.text, finish_reason(completion.finish_reason)),
+                }
+            }
+            None => (
+                completion.text.clone(),
+                finish_reason(completion.finish_reason),
+            ),
+        };
         return Ok(Json(json!({
             "id": completion_id,
             "object": "chat.completion",
@@ -294,8 +348,8 @@ pub async fn completions(
             "model": id,
             "choices": [{
                 "index": 0,
-                "message": {"role": "assistant", "content": completion.text},
-                "finish_reason": finish_reason(completion.finish_reason),
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": finish,
             }],
             "usage": usage(&completion),
         }))
@@ -323,12 +377,50 @@ pub async fn completions(
         {
             return;
         }
-        let result = runtime.generate(&prompt, Sampler::new(params), &mut |text| {
-            !stopping.load(Ordering::Relaxed)
-                && sender
+        let policy = guard.as_ref().map(|g| g.policy.clone()).unwrap_or_default();
+        let mut scan = guard.as_ref().map(|g| g.stream(&policy, Hold::Window));
+        let mut blocked = false;
+        let send_text = |text: &str| {
+            text.is_empty()
+                || sender
                     .blocking_send(Ok(chunk(json!({"content": text}), None)))
                     .is_ok()
+        };
+        let result = runtime.generate(&prompt, Sampler::new(params), &mut |text| {
+            // A held-back token sends nothing, so ask the channel whether the client left.
+            if stopping.load(Ordering::Relaxed) || sender.is_closed() {
+                return false;
+            }
+            match scan.as_mut().map(|scan| scan.push(text)) {
+                None => send_text(text),
+                Some(StreamStep::Release(released)) => send_text(&released),
+                Some(StreamStep::Blocked(_)) => {
+                    blocked = true;
+                    false
+                }
+            }
         });
+        if !blocked
+            && result.is_ok()
+            && let Some(scan) = scan.as_mut()
+        {
+            match scan.finish() {
+                StreamStep::Release(rest) => {
+                    send_text(&rest);
+                }
+                StreamStep::Blocked(_) => blocked = true,
+            }
+        }
+        if blocked {
+            let _ = sender.blocking_send(Ok(chunk(
+                json!({"content": REFUSAL}),
+                Some("content_filter"),
+            )));
+            let _ = sender.blocking_send(Ok(Event::default().data(
+                json!({"error": {"message": "the answer was stopped: it contains content this service does not provide", "type": "invalid_request_error", "code": "content_blocked"}}).to_string(),
+            )));
+            return;
+        }
         match result {
             Ok(completion) if completion.finish_reason != FinishReason::Cancelled => {
                 let _ = sender.blocking_send(Ok(chunk(
