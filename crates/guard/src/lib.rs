@@ -7,10 +7,14 @@
 //! - [`pii`]: personal-information detectors, Chinese first.
 //! - [`policy`]: per-category actions, findings and verdicts.
 //! - [`scan`]: the [`Guard`] over whole texts and streams (with a bounded hold-back window).
+//! - [`classifier`]: a small linear classifier over hashed character n-grams that Warden trains
+//!   itself on labelled JSONL (harmful prompts, refusals), fast enough for every request.
 //!
 //! **Invariant:** this crate does no IO and cannot fail on bad text: every input string gets a
-//! verdict. Only lexicon sources can be rejected, with the line to fix.
+//! verdict. Only lexicon sources, classifier training data and model files can be rejected, with
+//! what to fix.
 
+pub mod classifier;
 pub mod fold;
 pub mod lexicon;
 pub mod pii;
