@@ -163,6 +163,58 @@ pub enum GatewayCommand {
     /// Destroy the key that pseudonymises end users: stored records can no longer be linked
     /// to anyone, and later requests record no user. Recorded in the ledger.
     ForgetUsers,
+    /// Assign an end user a trust tier from [[gateway.tiers]] (recorded in the ledger).
+    Tier {
+        /// The end user's id as applications send it (`user` or `x-warden-user`).
+        #[arg(long)]
+        user: String,
+        /// The tier's name.
+        #[arg(long, conflicts_with = "clear", required_unless_present = "clear")]
+        tier: Option<String>,
+        /// Back to the default tier.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Appeals against abuse escalations, with their texts and decisions.
+    Appeals,
+    /// Decide an appeal with your signing key (you must hold the reviewer, safety-officer or
+    /// admin role); `overturned` ends the escalation and restarts the user's points.
+    DecideAppeal {
+        /// The appeal id.
+        id: String,
+        /// upheld or overturned.
+        #[arg(long, value_parser = ["upheld", "overturned"])]
+        outcome: String,
+        /// Your private signing key file.
+        #[arg(long)]
+        signing_key: PathBuf,
+    },
+    /// The review queue: sampled requests with their text (unlabelled ones unless --all).
+    Reviews {
+        /// Include labelled ones.
+        #[arg(long)]
+        all: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Label a sampled request in the review queue.
+    Label {
+        /// The decision id of the sampled request.
+        id: String,
+        /// harmful or benign.
+        #[arg(long, value_parser = ["harmful", "benign"])]
+        label: String,
+    },
+    /// Each filter's false-positive and false-negative rates from reviewers' labels, with
+    /// Wilson 95 % intervals.
+    FilterRates,
+    /// Write the labelled reviews as JSONL training data for `warden guard train`.
+    ExportLabels {
+        /// Where to write the JSONL.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// A kill-switch drill: withdraw the model, time until every listed gateway refuses it,
     /// restore it, time until every gateway serves it, and record the drill.
     Drill {
@@ -195,6 +247,20 @@ pub enum GuardCommand {
     /// Shipped and active lexicon entries per GB/T 45654 Appendix A risk, against the
     /// standard's reference values.
     Lexicon,
+    /// Train the n-gram classifier on labelled JSONL (`{"text": …, "label": true}` per line,
+    /// e.g. reviewed decisions) and write the model file `[gateway] classifier` names.
+    Train {
+        /// Training data, JSONL (repeat for several files).
+        #[arg(long = "data", required = true)]
+        data: Vec<PathBuf>,
+        /// Where to write the model (JSON).
+        #[arg(long)]
+        out: PathBuf,
+        /// Hold out this share of the data to choose the decision threshold (best F1); the
+        /// model is trained on the rest.
+        #[arg(long)]
+        calibrate: Option<f64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

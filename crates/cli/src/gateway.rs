@@ -167,6 +167,127 @@ pub async fn run(global: &Global, args: GatewayArgs) -> Result<u8, Failure> {
                 },
             );
         }
+        GatewayCommand::Tier { user, tier, clear } => {
+            let key = warden_gateway::user_key(home.root())
+                .map_err(|e| Failure::environment(anyhow!(e)))?;
+            let pseudonym = warden_gateway::decision::pseudonym(&key, &user);
+            let tier = if clear { None } else { tier };
+            if let Some(name) = &tier
+                && config.tier(name).is_none()
+            {
+                return Err(Failure::usage(anyhow!(
+                    "no tier `{name}` in [[gateway.tiers]] of warden.toml"
+                )));
+            }
+            let entry =
+                service::set_tier(ledger, &pseudonym, tier.as_deref(), &local_actor(None)).await?;
+            report(
+                global,
+                &json!({"user": pseudonym, "tier": tier, "ledger_index": entry.index}),
+                || {
+                    format!(
+                        "end user {}… now has tier {} (ledger entry {})",
+                        &pseudonym[..12],
+                        tier.as_deref().unwrap_or("(default)"),
+                        entry.index
+                    )
+                },
+            );
+        }
+        GatewayCommand::Appeals => {
+            let state = service::load(ledger).await?;
+            let mut appeals = Vec::new();
+            for appeal in state.appeals.values() {
+                let message = stores.decisions.appeal_message(&appeal.id).await?;
+                appeals.push(json!({
+                    "appeal": appeal.id, "ledger_index": appeal.index, "user": appeal.user,
+                    "escalation": appeal.escalation, "message": message,
+                    "decision": appeal.decision.as_ref().map(|(o, p, i)| json!({"outcome": o, "person": p, "ledger_index": i})),
+                }));
+            }
+            report(global, &json!({"appeals": appeals}), || {
+                if appeals.is_empty() {
+                    return "no appeals".to_owned();
+                }
+                appeals
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "{} (ledger entry {}) against escalation {}: {}\n  {}",
+                            a["appeal"].as_str().unwrap_or(""),
+                            a["ledger_index"],
+                            a["escalation"],
+                            a["decision"]["outcome"].as_str().unwrap_or("open"),
+                            a["message"].as_str().unwrap_or("(text pruned)")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        GatewayCommand::DecideAppeal {
+            id,
+            outcome,
+            signing_key,
+        } => {
+            let signer = crate::signer::read_signing_key(&signing_key)?;
+            let person = crate::signer::registered_person(&ledger.access_state().await?, &signer)?;
+            let entry =
+                service::decide_appeal(ledger, &id, &outcome, &person, &format!("person:{person}"))
+                    .await?;
+            report(
+                global,
+                &json!({"appeal": id, "outcome": outcome, "person": person, "ledger_index": entry.index}),
+                || {
+                    format!(
+                        "appeal {id} {outcome} by {person} (ledger entry {})",
+                        entry.index
+                    )
+                },
+            );
+        }
+        GatewayCommand::Reviews { all, limit } => {
+            for row in stores.decisions.reviews(!all, limit).await? {
+                println!(
+                    "{}",
+                    json!({"decision": row.decision_id, "sampled_at": row.sampled_at, "stratum": row.stratum,
+                           "filters": serde_json::from_str::<Value>(&row.filters).unwrap_or(Value::Null),
+                           "content": serde_json::from_str::<Value>(&row.content).unwrap_or(Value::Null),
+                           "label": row.label})
+                );
+            }
+        }
+        GatewayCommand::Label { id, label } => {
+            let at = warden_gateway::decision::now_fixed();
+            if !stores
+                .decisions
+                .label_review(&id, &label, &local_actor(None), &at)
+                .await?
+            {
+                return Err(Failure::usage(anyhow!(
+                    "no sampled request {id} in the review queue"
+                )));
+            }
+            report(global, &json!({"decision": id, "label": label}), || {
+                format!("{id}: {label}")
+            });
+        }
+        GatewayCommand::FilterRates => {
+            let rows = stores.decisions.reviews(false, i64::MAX).await?;
+            let rates = warden_gateway::review::rates(&rows);
+            report(global, &rates, || render_rates(&rates));
+        }
+        GatewayCommand::ExportLabels { out } => {
+            let rows = stores.decisions.reviews(false, i64::MAX).await?;
+            let jsonl = warden_gateway::review::training_jsonl(&rows);
+            std::fs::write(&out, &jsonl).map_err(|e| {
+                Failure::environment(anyhow!("cannot write {}: {e}", out.display()))
+            })?;
+            let lines = jsonl.lines().count();
+            report(global, &json!({"out": out, "examples": lines}), || {
+                format!("wrote {lines} labelled examples to {}", out.display())
+            });
+        }
         GatewayCommand::Drill {
             model,
             gateways,
@@ -332,6 +453,40 @@ fn misuse_report<'a>(records: impl Iterator<Item = &'a str>, hours: u64) -> Valu
         "by_day": days,
         "users_blocked_repeatedly": repeat.iter().map(|(u, n)| json!({"user": u, "blocked": n})).collect::<Vec<_>>(),
     })
+}
+
+fn render_rates(rates: &Value) -> String {
+    let share = |s: &Value| {
+        format!(
+            "{:>5.1}% [{:.1}, {:.1}] ({}/{})",
+            100.0 * s["rate"].as_f64().unwrap_or(0.0),
+            100.0 * s["low"].as_f64().unwrap_or(0.0),
+            100.0 * s["high"].as_f64().unwrap_or(1.0),
+            s["count"],
+            s["of"]
+        )
+    };
+    let mut out = format!(
+        "{} labelled reviews ({} waiting)\n\n{:<12} {:<34} {}\n",
+        rates["labelled"],
+        rates["unlabelled"],
+        "filter",
+        "false positives (benign hits)",
+        "false negatives (harmful missed)"
+    );
+    for filter in rates["filters"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "{:<12} {:<34} {}\n",
+            filter["filter"].as_str().unwrap_or(""),
+            share(&filter["false_positives"]),
+            share(&filter["false_negatives"])
+        ));
+    }
+    out.push_str(&format!(
+        "\npassed traffic judged harmful: {}\n",
+        share(&rates["passed_but_harmful"])
+    ));
+    out
 }
 
 fn render_report(summary: &Value) -> String {
@@ -502,6 +657,53 @@ pub fn guard(global: &Global, command: GuardCommand) -> Result<u8, Failure> {
             } else {
                 exit::OK
             })
+        }
+        GuardCommand::Train {
+            data,
+            out,
+            calibrate,
+        } => {
+            use warden_guard::classifier::{Classifier, TrainOptions, parse_jsonl};
+            let mut examples = Vec::new();
+            for path in &data {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| Failure::usage(anyhow!("cannot read {}: {e}", path.display())))?;
+                examples.extend(
+                    parse_jsonl(&text)
+                        .map_err(|e| Failure::usage(anyhow!("{}: {e}", path.display())))?,
+                );
+            }
+            let options = TrainOptions {
+                calibration: calibrate,
+                ..TrainOptions::default()
+            };
+            let classifier =
+                Classifier::train(&examples, &options).map_err(|e| Failure::usage(anyhow!(e)))?;
+            let correct = examples
+                .iter()
+                .filter(|(text, label)| classifier.classify(text) == *label)
+                .count();
+            std::fs::write(&out, classifier.to_json()).map_err(|e| {
+                Failure::environment(anyhow!("cannot write {}: {e}", out.display()))
+            })?;
+            let positives = examples.iter().filter(|(_, l)| *l).count();
+            report(
+                global,
+                &json!({"model": out, "version": classifier.version(), "examples": examples.len(),
+                        "positives": positives, "threshold": classifier.threshold(),
+                        "training_accuracy": correct as f64 / examples.len().max(1) as f64}),
+                || {
+                    format!(
+                        "trained on {} examples ({positives} positive): {} written to {} (threshold {:.3}; accuracy on its own training data {:.1}%, which says nothing about new text: measure on held-out data)",
+                        examples.len(),
+                        classifier.version(),
+                        out.display(),
+                        classifier.threshold(),
+                        100.0 * correct as f64 / examples.len().max(1) as f64
+                    )
+                },
+            );
+            Ok(exit::OK)
         }
         GuardCommand::Lexicon => {
             let lexicon =

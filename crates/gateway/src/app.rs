@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
+use std::str::FromStr as _;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -23,11 +24,15 @@ use warden_gate::policy::Stage;
 use warden_guard::{Action, Guard, Hold, Policy, StreamStep, Verdict};
 use warden_ledger::Ledger;
 
+use crate::abuse::RateLimiter;
 use crate::config::{GatewayConfig, RouteConfig, VersionConfig};
-use crate::control::{ControlState, Rollback, Withdrawal, is_control_input};
+use crate::control::{
+    Appeal, ControlState, Escalation, Rollback, UserState, Withdrawal, is_control_input,
+};
 use crate::decision::{Decision, DecisionLog, FilterRun, now_fixed, pseudonym, sha256_hex};
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
+use crate::store::DecisionStore;
 use crate::upstream::{Event, Upstream};
 
 /// The text a client gets in place of a blocked answer.
@@ -41,6 +46,8 @@ pub const DISCLOSURE_HEADER: &str = "x-ai-generated";
 pub struct Snapshot {
     pub withdrawn: BTreeMap<String, Withdrawal>,
     pub rolled_back: BTreeMap<String, Rollback>,
+    pub users: BTreeMap<String, UserState>,
+    pub appeals: BTreeMap<String, Appeal>,
     /// Gate answers for `api-deployment` of every gate model a route names.
     pub gate: BTreeMap<String, Answer>,
     pub ledger_size: u64,
@@ -63,7 +70,43 @@ pub struct Gateway {
     /// The end-user pseudonym key; `None` once destroyed (users are then not recorded).
     pub user_key: Option<Vec<u8>>,
     pub metrics: Metrics,
-    keys: Mutex<HashMap<String, (String, Instant)>>,
+    /// The decision records' store (abuse points, appeals, the review queue).
+    pub store: Arc<dyn DecisionStore>,
+    limiter: RateLimiter,
+    /// The rung this process last escalated each user to, until the snapshot shows it.
+    escalated: Mutex<HashMap<String, (usize, Instant)>>,
+    /// This process's recent decisions per user `(id, at, action)`, which the background writer
+    /// may not have stored yet when the next one is scored.
+    recent: Mutex<HashMap<String, Vec<UserAction>>>,
+    keys: Mutex<HashMap<String, (Caller, Instant)>>,
+}
+
+/// One of a user's decisions: `(id, at, action)`.
+type UserAction = (String, String, String);
+
+/// Who called: the Warden key's id, its person and roles.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub key: String,
+    pub person: String,
+    pub roles: Vec<String>,
+}
+
+impl Caller {
+    fn holds_any(&self, roles: &[&str]) -> bool {
+        self.roles.iter().any(|r| roles.contains(&r.as_str()))
+    }
+}
+
+/// Whether an escalation is still in force at `now` (fixed-width UTC text).
+fn in_force(escalation: &Escalation, now: &str) -> bool {
+    escalation.until.as_deref().is_none_or(|until| until > now)
+}
+
+fn utc_now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// How long an authenticated key is trusted before the database is asked again (revocation
@@ -77,6 +120,7 @@ impl Gateway {
         guard: Guard,
         ledger: Ledger,
         decisions: DecisionLog,
+        store: Arc<dyn DecisionStore>,
         user_key: Option<Vec<u8>>,
     ) -> Result<Self, String> {
         let hold = if config.stream_hold == "none" {
@@ -96,6 +140,10 @@ impl Gateway {
             decisions,
             user_key,
             metrics: Metrics::default(),
+            store,
+            limiter: RateLimiter::default(),
+            escalated: Mutex::new(HashMap::new()),
+            recent: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
         })
     }
@@ -129,6 +177,8 @@ impl Gateway {
                 Snapshot {
                     withdrawn: control.withdrawn.clone(),
                     rolled_back: control.rolled_back.clone(),
+                    users: control.users.clone(),
+                    appeals: control.appeals.clone(),
                     gate: gate_models
                         .map(|m| {
                             let answer = gate.answer(&m, Stage::ApiDeployment);
@@ -150,8 +200,8 @@ impl Gateway {
         }
     }
 
-    /// The key id of a bearer secret, or why not.
-    async fn authenticate(&self, headers: &HeaderMap) -> Result<String, GatewayError> {
+    /// The caller a bearer secret belongs to, or why not.
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, GatewayError> {
         let secret = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -166,10 +216,10 @@ impl Gateway {
             })?;
         let hash = sha256_hex(secret);
         if let Ok(cache) = self.keys.lock()
-            && let Some((id, at)) = cache.get(&hash)
+            && let Some((caller, at)) = cache.get(&hash)
             && at.elapsed() < KEY_CACHE
         {
-            return Ok(id.clone());
+            return Ok(caller.clone());
         }
         let key = warden_ledger::access::authenticate(self.ledger.store().as_ref(), secret)
             .await
@@ -187,13 +237,112 @@ impl Gateway {
                     "the API key is unknown or revoked",
                 )
             })?;
+        let caller = Caller {
+            key: key.id,
+            person: key.person,
+            roles: key.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        };
         if let Ok(mut cache) = self.keys.lock() {
             if cache.len() > 10_000 {
                 cache.clear();
             }
-            cache.insert(hash, (key.id.clone(), Instant::now()));
+            cache.insert(hash, (caller.clone(), Instant::now()));
         }
-        Ok(key.id)
+        Ok(caller)
+    }
+
+    /// Escalate `user` if the points of their recent decisions (and this one's) reach a higher
+    /// rung than the one in force. Runs after the answer; failures are logged, never answered.
+    async fn escalate(&self, user: String, decision: String, at: String, action: String) {
+        let abuse = &self.config.abuse;
+        let recent: Vec<UserAction> = match self.recent.lock() {
+            Ok(mut recent) => {
+                let cutoff = jiff::Timestamp::now()
+                    .checked_sub(jiff::SignedDuration::from_secs(60))
+                    .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+                    .unwrap_or_default();
+                if recent.len() > 100_000 {
+                    recent.clear();
+                }
+                let mine = recent.entry(user.clone()).or_default();
+                mine.retain(|(_, when, _)| *when >= cutoff);
+                mine.push((decision.clone(), at, action.clone()));
+                mine.clone()
+            }
+            Err(_) => Vec::new(),
+        };
+        let snapshot = self.snapshot();
+        let state = snapshot.users.get(&user).cloned().unwrap_or_default();
+        let now = jiff::Timestamp::now();
+        let window = jiff::SignedDuration::from_hours(i64::from(abuse.half_life_hours.max(1)) * 8);
+        let mut since = now.checked_sub(window).unwrap_or(now);
+        if let Some(reset) = state
+            .reset_at
+            .as_deref()
+            .and_then(|t| jiff::Timestamp::from_str(t).ok())
+        {
+            since = since.max(reset);
+        }
+        let since_text = since.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let rows = match self.store.user_actions(&user, &since_text).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::error!(%error, "abuse escalation could not read the user's decisions");
+                return;
+            }
+        };
+        let age = |at: &str| {
+            jiff::Timestamp::from_str(at)
+                .map(|t| now.duration_since(t).as_secs_f64() / 3600.0)
+                .unwrap_or(0.0)
+        };
+        let stored: std::collections::HashSet<String> =
+            rows.iter().map(|(id, _, _)| id.clone()).collect();
+        let history: Vec<(f64, String)> = rows
+            .into_iter()
+            .chain(recent.into_iter().filter(|(id, _, _)| !stored.contains(id)))
+            .filter(|(_, at, _)| *at >= since_text)
+            .map(|(_, at, action)| (age(&at), action))
+            .collect();
+        let points = abuse.points(history);
+        let Some((rung, step)) = abuse.rung_for(points) else {
+            return;
+        };
+        let now_text = utc_now();
+        let in_force_rung = state
+            .escalation
+            .as_ref()
+            .filter(|e| in_force(e, &now_text))
+            .map(|e| usize::try_from(e.rung).unwrap_or(usize::MAX));
+        {
+            let Ok(mut escalated) = self.escalated.lock() else {
+                return;
+            };
+            let recent = escalated
+                .get(&user)
+                .filter(|(_, at)| at.elapsed() < Duration::from_secs(10))
+                .map(|(rung, _)| *rung);
+            if in_force_rung.max(recent).is_some_and(|k| k >= rung) {
+                return;
+            }
+            escalated.insert(user.clone(), (rung, Instant::now()));
+        }
+        if let Err(error) = crate::service::escalate(
+            &self.ledger,
+            &user,
+            rung,
+            step,
+            points,
+            &decision,
+            "gateway",
+        )
+        .await
+        {
+            tracing::error!(%error, "recording an abuse escalation failed");
+            if let Ok(mut escalated) = self.escalated.lock() {
+                escalated.remove(&user);
+            }
+        }
     }
 
     /// The version to serve for `route`, or why nothing may be served.
@@ -276,6 +425,10 @@ pub fn router(gateway: Arc<Gateway>) -> axum::Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/models", get(models))
         .route("/v1/gateway/status", get(status))
+        .route("/v1/gateway/appeals", post(file_appeal).get(list_appeals))
+        .route("/v1/gateway/appeals/{id}/decision", post(decide_appeal))
+        .route("/v1/gateway/reviews", get(list_reviews))
+        .route("/v1/gateway/reviews/{id}", post(label_review))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async {
@@ -382,11 +535,214 @@ async fn status(
     })))
 }
 
+/// Roles that review: appeals and the review queue.
+const REVIEWERS: [&str; 3] = ["reviewer", "safety-officer", "admin"];
+
+async fn reviewer(gateway: &Gateway, headers: &HeaderMap) -> Result<Caller, GatewayError> {
+    let caller = gateway.authenticate(headers).await?;
+    if caller.holds_any(&REVIEWERS) {
+        Ok(caller)
+    } else {
+        Err(GatewayError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this needs a key with the reviewer, safety-officer or admin role",
+        ))
+    }
+}
+
+fn refused(error: crate::service::ServiceError) -> GatewayError {
+    match error {
+        crate::service::ServiceError::Refused(message) => {
+            GatewayError::new(StatusCode::CONFLICT, "refused", message)
+        }
+        crate::service::ServiceError::Ledger(error) => GatewayError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ledger_unavailable",
+            error.to_string(),
+        ),
+    }
+}
+
+fn stored(error: warden_store::StoreError) -> GatewayError {
+    GatewayError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unavailable",
+        error.to_string(),
+    )
+}
+
+fn json_body(bytes: &[u8]) -> Result<Value, GatewayError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| GatewayError::invalid(format!("the body is not valid JSON: {e}")))
+}
+
+/// `POST /v1/gateway/appeals {"user", "message"}`: the calling application files an appeal for
+/// its end user against the escalation in force.
+async fn file_appeal(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, GatewayError> {
+    let caller = gateway.authenticate(&headers).await?;
+    let body = json_body(&body)?;
+    let (Some(user), Some(message)) = (body["user"].as_str(), body["message"].as_str()) else {
+        return Err(GatewayError::invalid(
+            "send {\"user\": the end user's id, \"message\": why the escalation is wrong}",
+        ));
+    };
+    if message.trim().is_empty() || message.chars().count() > 4000 {
+        return Err(GatewayError::invalid(
+            "the message must hold 1 to 4000 characters",
+        ));
+    }
+    let key = gateway.user_key.as_deref().ok_or_else(|| {
+        GatewayError::new(
+            StatusCode::CONFLICT,
+            "users_not_recorded",
+            "this gateway records no end users (its pseudonym key was destroyed), so nothing can be appealed",
+        )
+    })?;
+    let user = pseudonym(key, user);
+    let (id, entry) = crate::service::file_appeal(
+        &gateway.ledger,
+        &user,
+        message,
+        &format!("key:{}", caller.key),
+    )
+    .await
+    .map_err(refused)?;
+    gateway
+        .store
+        .put_appeal(&id, &user, &now_fixed(), message)
+        .await
+        .map_err(stored)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"appeal": id, "ledger_index": entry.index})),
+    )
+        .into_response())
+}
+
+/// `GET /v1/gateway/appeals`: every appeal with its text (reviewers).
+async fn list_appeals(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, GatewayError> {
+    reviewer(&gateway, &headers).await?;
+    let state = crate::service::load(&gateway.ledger)
+        .await
+        .map_err(|e| refused(e.into()))?;
+    let mut appeals = Vec::new();
+    for appeal in state.appeals.values() {
+        let message = gateway
+            .store
+            .appeal_message(&appeal.id)
+            .await
+            .map_err(stored)?;
+        appeals.push(json!({
+            "appeal": appeal.id, "ledger_index": appeal.index, "user": appeal.user,
+            "escalation": appeal.escalation, "message": message,
+            "decision": appeal.decision.as_ref().map(|(outcome, person, index)| json!({"outcome": outcome, "person": person, "ledger_index": index})),
+        }));
+    }
+    Ok(Json(json!({"appeals": appeals})))
+}
+
+/// `POST /v1/gateway/appeals/{id}/decision {"outcome": "upheld" | "overturned"}`.
+async fn decide_appeal(
+    State(gateway): State<Arc<Gateway>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, GatewayError> {
+    let caller = reviewer(&gateway, &headers).await?;
+    let body = json_body(&body)?;
+    let outcome = body["outcome"]
+        .as_str()
+        .filter(|o| matches!(*o, "upheld" | "overturned"))
+        .ok_or_else(|| GatewayError::invalid("`outcome` must be \"upheld\" or \"overturned\""))?;
+    let entry = crate::service::decide_appeal(
+        &gateway.ledger,
+        &id,
+        outcome,
+        &caller.person,
+        &format!("key:{}", caller.key),
+    )
+    .await
+    .map_err(refused)?;
+    Ok(Json(
+        json!({"appeal": id, "outcome": outcome, "ledger_index": entry.index}),
+    ))
+}
+
+/// `GET /v1/gateway/reviews?pending=true&limit=N`: the review queue (reviewers).
+async fn list_reviews(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Result<Json<Value>, GatewayError> {
+    reviewer(&gateway, &headers).await?;
+    let pending = query.get("pending").is_none_or(|p| p != "false");
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<i64>().ok())
+        .unwrap_or(100)
+        .clamp(1, 10_000);
+    let rows = gateway
+        .store
+        .reviews(pending, limit)
+        .await
+        .map_err(stored)?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            json!({"decision": r.decision_id, "sampled_at": r.sampled_at, "stratum": r.stratum,
+                   "filters": serde_json::from_str::<Value>(&r.filters).unwrap_or(Value::Null),
+                   "content": serde_json::from_str::<Value>(&r.content).unwrap_or(Value::Null),
+                   "label": r.label, "reviewer": r.reviewer})
+        })
+        .collect();
+    Ok(Json(json!({"reviews": items})))
+}
+
+/// `POST /v1/gateway/reviews/{decision} {"label": "harmful" | "benign"}`.
+async fn label_review(
+    State(gateway): State<Arc<Gateway>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, GatewayError> {
+    let caller = reviewer(&gateway, &headers).await?;
+    let body = json_body(&body)?;
+    let label = body["label"]
+        .as_str()
+        .filter(|l| matches!(*l, "harmful" | "benign"))
+        .ok_or_else(|| GatewayError::invalid("`label` must be \"harmful\" or \"benign\""))?;
+    let found = gateway
+        .store
+        .label_review(&id, label, &caller.person, &now_fixed())
+        .await
+        .map_err(stored)?;
+    if !found {
+        return Err(GatewayError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no sampled request {id} in the review queue"),
+        ));
+    }
+    Ok(Json(json!({"decision": id, "label": label})))
+}
+
 /// A request under way: what its decision record will say.
 struct Pending {
     gateway: Arc<Gateway>,
     started: Instant,
     decision: Decision,
+    /// For the `x-warden-warning` header.
+    warning: Option<String>,
+    /// The request as filtered and the answer, kept in case the review queue samples it.
+    review_text: Value,
 }
 
 impl Pending {
@@ -394,6 +750,8 @@ impl Pending {
         Self {
             gateway,
             started: Instant::now(),
+            warning: None,
+            review_text: Value::Null,
             decision: Decision {
                 id: format!("gwd-{}", uuid::Uuid::now_v7().simple()),
                 at: now_fixed(),
@@ -410,6 +768,26 @@ impl Pending {
         self.decision.error = error;
         self.decision.total_us = micros(self.started.elapsed());
         self.gateway.metrics.observe(&self.decision);
+        let config = &self.gateway.config;
+        let (stratum, every) = match action {
+            "block" => ("blocked", config.review_every_flagged),
+            "flag" | "redact" => ("flagged", config.review_every_flagged),
+            "allow" => ("passed", config.review_every_passed),
+            _ => ("", 0),
+        };
+        if every > 0 && sampled(&self.decision.id, every) {
+            self.decision.review = Some((stratum.to_owned(), self.review_text.take()));
+        }
+        let escalate = config.abuse.enabled && config.abuse.points_for(action) > 0;
+        if let (true, Some(user)) = (escalate, self.decision.user.clone()) {
+            let gateway = Arc::clone(&self.gateway);
+            let (id, at, action) = (
+                self.decision.id.clone(),
+                self.decision.at.clone(),
+                action.to_owned(),
+            );
+            tokio::spawn(async move { gateway.escalate(user, id, at, action).await });
+        }
         self.gateway.decisions.record(self.decision).await;
     }
 
@@ -420,9 +798,99 @@ impl Pending {
     }
 }
 
+/// One in `every` decisions, chosen by the id's hash (uniform, and the same on every replay).
+fn sampled(id: &str, every: u32) -> bool {
+    let digest = sha256_hex(id);
+    u32::from_str_radix(&digest[..8], 16).is_ok_and(|n| n % every == 0)
+}
+
 fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
+
+/// `(role, text)` of every message.
+fn conversation(body: &Value) -> Vec<(String, String)> {
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let text = match &m["content"] {
+                Value::String(text) => text.clone(),
+                Value::Array(parts) => parts
+                    .iter()
+                    .filter_map(|p| p["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                _ => String::new(),
+            };
+            (m["role"].as_str().unwrap_or("user").to_owned(), text)
+        })
+        .collect()
+}
+
+/// Ask the safety model. `Ok((run, action))` when it judged; `Err((run, Some(error)))` when it
+/// could not and the gateway fails closed, `Err((run, None))` when it fails open. The run says
+/// whether the guard ran.
+async fn model_guard(
+    gateway: &Gateway,
+    guard: &crate::llm_guard::LlmGuardConfig,
+    policy: &Policy,
+    conversation: &[(String, String)],
+    stage: &str,
+) -> Result<(FilterRun, Action), (FilterRun, Option<GatewayError>)> {
+    use crate::llm_guard::Judgement;
+    match crate::llm_guard::judge(&gateway.upstream, guard, conversation).await {
+        Ok(judgement) => {
+            let (action, findings) = match judgement {
+                Judgement::Safe => (Action::Allow, Vec::new()),
+                Judgement::Unsafe(categories) => {
+                    let action = policy
+                        .actions
+                        .get(LLM_GUARD)
+                        .copied()
+                        .unwrap_or(Action::Block);
+                    let finding = warden_guard::Finding {
+                        filter: LLM_GUARD.to_owned(),
+                        category: LLM_GUARD.to_owned(),
+                        risks: categories,
+                        action,
+                        start: 0,
+                        end: 0,
+                    };
+                    (action, vec![finding])
+                }
+            };
+            let run = FilterRun {
+                stage: stage.to_owned(),
+                filter: LLM_GUARD.to_owned(),
+                ran: true,
+                verdict: Some(Verdict::from_findings(findings)),
+            };
+            Ok((run, action))
+        }
+        Err(why) => {
+            let run = FilterRun {
+                stage: stage.to_owned(),
+                filter: LLM_GUARD.to_owned(),
+                ran: false,
+                verdict: None,
+            };
+            tracing::warn!(%why, "the safety model could not judge");
+            let error = guard.fails_closed().then(|| {
+                GatewayError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "guard_unavailable",
+                    format!("the safety model could not judge this request ({why}); the gateway fails closed"),
+                )
+            });
+            Err((run, error))
+        }
+    }
+}
+
+/// The policy category (and filter name) of the safety model's findings; unset, it blocks.
+pub const LLM_GUARD: &str = "llm_guard";
 
 /// Check a request body's shape; what to fix if it is wrong.
 fn validate(body: &Value) -> Result<(), GatewayError> {
@@ -473,6 +941,96 @@ fn request_policy(gateway: &Gateway, headers: &HeaderMap) -> Policy {
     policy
 }
 
+/// Escalations and trust tiers for this request: refuse it (suspended, over a rate limit, a
+/// model outside the tier), or adjust its policy; returns a warning for the answer's header.
+fn user_controls(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    user: Option<&str>,
+    caller: &Caller,
+    model: &str,
+    policy: &mut Policy,
+) -> Result<Option<String>, GatewayError> {
+    let now = utc_now();
+    let state = user.and_then(|u| snapshot.users.get(u));
+    let escalation = state
+        .and_then(|s| s.escalation.as_ref())
+        .filter(|e| in_force(e, &now));
+    let mut warning = None;
+    let mut tier = state
+        .and_then(|s| s.tier.clone())
+        .or_else(|| gateway.config.default_tier.clone());
+    if let (Some(user), Some(escalation)) = (user, escalation) {
+        let until = escalation
+            .until
+            .as_deref()
+            .unwrap_or("an appeal overturns it");
+        match escalation.action.as_str() {
+            "suspend" => {
+                return Err(GatewayError::new(
+                    StatusCode::FORBIDDEN,
+                    "user_suspended",
+                    format!(
+                        "this end user is suspended after repeated violations (ledger entry {}) until {until}; appeal with POST /v1/gateway/appeals {{\"user\": …, \"message\": …}}",
+                        escalation.index
+                    ),
+                ));
+            }
+            "rate_limit" => {
+                if !gateway.limiter.allow(
+                    &format!("escalated:{user}"),
+                    escalation.rate_limit_per_minute,
+                ) {
+                    return Err(GatewayError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "user_rate_limited",
+                        format!(
+                            "this end user is limited to {} requests a minute after repeated violations (ledger entry {}) until {until}",
+                            escalation.rate_limit_per_minute, escalation.index
+                        ),
+                    ));
+                }
+            }
+            "warn" => {
+                warning = Some(format!(
+                    "requests from this end user were blocked or flagged; continued violations lead to limits (ledger entry {})",
+                    escalation.index
+                ));
+            }
+            action => {
+                if let Some(imposed) = action.strip_prefix("tier:") {
+                    tier = Some(imposed.to_owned());
+                }
+            }
+        }
+    }
+    let Some(tier) = tier.as_deref().and_then(|t| gateway.config.tier(t)) else {
+        return Ok(warning);
+    };
+    if !tier.models.is_empty() && !tier.models.iter().any(|m| m == model) {
+        return Err(GatewayError::new(
+            StatusCode::FORBIDDEN,
+            "model_not_in_tier",
+            format!("the `{}` tier does not reach model `{model}`", tier.name),
+        ));
+    }
+    if let Some(limit) = tier.requests_per_minute {
+        let who = user.map_or_else(|| format!("key:{}", caller.key), |u| format!("user:{u}"));
+        if !gateway.limiter.allow(&format!("tier:{who}"), limit) {
+            return Err(GatewayError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "tier_rate_limited",
+                format!("the `{}` tier allows {limit} requests a minute", tier.name),
+            ));
+        }
+    }
+    policy.tighten(tier.block.iter().map(String::as_str), Action::Block);
+    for category in &tier.allow {
+        policy.actions.insert(category.clone(), Action::Allow);
+    }
+    Ok(warning)
+}
+
 /// Apply the input filters to every message; redactions are written back.
 fn check_input(guard: &Guard, policy: &Policy, body: &mut Value) -> Verdict {
     let mut findings = Vec::new();
@@ -510,12 +1068,12 @@ fn check_input(guard: &Guard, policy: &Policy, body: &mut Value) -> Verdict {
 async fn chat(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let key = match gateway.authenticate(&headers).await {
-        Ok(key) => key,
+    let caller = match gateway.authenticate(&headers).await {
+        Ok(caller) => caller,
         Err(error) => return error.into_response(),
     };
     let mut pending = Pending::new(Arc::clone(&gateway), false);
-    pending.decision.key = key;
+    pending.decision.key = caller.key.clone();
     if let Some(kind) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -593,8 +1151,24 @@ async fn chat(State(gateway): State<Arc<Gateway>>, request: Request) -> Response
         }
     };
     pending.decision.version = Some(version.name.clone());
-    let policy = request_policy(&gateway, &headers);
+    let mut policy = request_policy(&gateway, &headers);
+    let warning = match user_controls(
+        &gateway,
+        &snapshot,
+        user.as_deref(),
+        &caller,
+        &model,
+        &mut policy,
+    ) {
+        Ok(warning) => warning,
+        Err(error) => {
+            let action = error.code;
+            return pending.fail(error, action).await;
+        }
+    };
+    pending.warning = warning;
     let input = check_input(&gateway.guard, &policy, &mut body);
+    pending.review_text = json!({"request": body["messages"].clone()});
     pending.decision.categories = input.categories();
     let input_action = input.action;
     pending.decision.filters.push(FilterRun {
@@ -610,6 +1184,28 @@ async fn chat(State(gateway): State<Arc<Gateway>>, request: Request) -> Response
             "the request contains content this service does not accept",
         );
         return pending.fail(error, "block").await;
+    }
+    if let Some(guard) = gateway.config.llm_guard.as_ref().filter(|g| g.input) {
+        let conversation = conversation(&body);
+        match model_guard(&gateway, guard, &policy, &conversation, "input").await {
+            Ok((run, action)) => {
+                pending.decision.filters.push(run);
+                if action == Action::Block {
+                    let error = GatewayError::new(
+                        StatusCode::BAD_REQUEST,
+                        "content_blocked",
+                        "the request contains content this service does not accept",
+                    );
+                    return pending.fail(error, "block").await;
+                }
+            }
+            Err((run, error)) => {
+                pending.decision.filters.push(run);
+                if let Some(error) = error {
+                    return pending.fail(error, "guard_unavailable").await;
+                }
+            }
+        }
     }
     if gateway.config.store_content {
         pending.decision.content = Some(json!({"request": body["messages"].clone()}));
@@ -652,7 +1248,10 @@ async fn chat(State(gateway): State<Arc<Gateway>>, request: Request) -> Response
     }
 }
 
-fn disclosure(gateway: &Gateway, response: &mut Response, decision: &str) {
+fn disclosure(gateway: &Gateway, response: &mut Response, decision: &str, warning: Option<&str>) {
+    if let Some(value) = warning.and_then(|w| HeaderValue::from_str(w).ok()) {
+        response.headers_mut().insert("x-warden-warning", value);
+    }
     if gateway.config.disclosure_header {
         response
             .headers_mut()
@@ -717,14 +1316,40 @@ async fn json_answer(
             findings.extend(checked.verdict.findings);
         }
     }
+    let mut guard_action = Action::Allow;
+    if let Some(guard) = gateway.config.llm_guard.as_ref().filter(|g| g.output) {
+        let mut conversation = conversation(&body);
+        conversation.push(("assistant".to_owned(), output.clone()));
+        match model_guard(&gateway, guard, &policy, &conversation, "output").await {
+            Ok((run, action)) => {
+                pending.decision.filters.push(run);
+                guard_action = action;
+            }
+            Err((run, error)) => {
+                pending.decision.filters.push(run);
+                if let Some(error) = error {
+                    return pending.fail(error, "guard_unavailable").await;
+                }
+            }
+        }
+        if guard_action == Action::Block
+            && let Some(choices) = answer.get_mut("choices").and_then(Value::as_array_mut)
+        {
+            for choice in choices {
+                choice["message"]["content"] = json!(REFUSAL);
+                choice["finish_reason"] = json!("content_filter");
+            }
+        }
+    }
     let verdict = Verdict::from_findings(findings);
-    let action = verdict.action.max(input_action);
+    let action = verdict.action.max(input_action).max(guard_action);
     for category in verdict.categories() {
         if !pending.decision.categories.contains(&category) {
             pending.decision.categories.push(category);
         }
     }
     pending.decision.output_sha256 = Some(sha256_hex(&output));
+    pending.review_text["answer"] = json!(output);
     if let Some(content) = &mut pending.decision.content {
         content["answer"] = json!(output);
     }
@@ -741,9 +1366,10 @@ async fn json_answer(
         "notice": mark,
     });
     let id = pending.decision.id.clone();
+    let warning = pending.warning.clone();
     pending.record(StatusCode::OK, action.as_str(), None).await;
     let mut response = Json(answer).into_response();
-    disclosure(&gateway, &mut response, &id);
+    disclosure(&gateway, &mut response, &id, warning.as_deref());
     response
 }
 
@@ -788,6 +1414,7 @@ async fn stream_answer(
     };
     let (sender, receiver) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
     let id = pending.decision.id.clone();
+    let warning = pending.warning.clone();
     let task_gateway = Arc::clone(&gateway);
     tokio::spawn(async move {
         let gateway = task_gateway;
@@ -941,6 +1568,7 @@ async fn stream_answer(
         }
         pending.decision.leaked_chars = scan.leaked_chars();
         pending.decision.output_sha256 = Some(sha256_hex(scan.text()));
+        pending.review_text["answer"] = json!(scan.text());
         if let Some(content) = &mut pending.decision.content {
             content["answer"] = json!(scan.text());
         }
@@ -960,6 +1588,6 @@ async fn stream_answer(
     let mut response = Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response();
-    disclosure(&gateway, &mut response, &id);
+    disclosure(&gateway, &mut response, &id, warning.as_deref());
     response
 }

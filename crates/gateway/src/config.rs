@@ -33,6 +33,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use warden_guard::Action;
 
+use crate::abuse::{AbuseConfig, TierConfig};
+
 /// Default gateway address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8450";
 
@@ -51,6 +53,10 @@ pub struct GatewayConfig {
     /// A plain list of terms to block (one per line), relative to the home.
     #[serde(default)]
     pub block_terms: Option<PathBuf>,
+    /// A classifier trained with `warden guard train` (a JSON model file, relative to the home),
+    /// judging requests and unstreamed answers under the policy category `classifier`.
+    #[serde(default)]
+    pub classifier: Option<PathBuf>,
     /// Category → action (`block`, `redact`, `flag`, `allow`) over the defaults.
     #[serde(default)]
     pub policy: BTreeMap<String, String>,
@@ -86,6 +92,25 @@ pub struct GatewayConfig {
     pub text_mark: Option<String>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// A safety model judging requests (`[gateway.llm_guard]`).
+    #[serde(default)]
+    pub llm_guard: Option<crate::llm_guard::LlmGuardConfig>,
+    /// Abuse escalation (`[gateway.abuse]`).
+    #[serde(default)]
+    pub abuse: AbuseConfig,
+    /// Trust tiers (`[[gateway.tiers]]`).
+    #[serde(default)]
+    pub tiers: Vec<TierConfig>,
+    /// The tier of users with no assigned one (unset: no tier limits).
+    #[serde(default)]
+    pub default_tier: Option<String>,
+    /// One in this many blocked or flagged requests goes to the review queue, with its text
+    /// (0: none).
+    #[serde(default = "default_review_flagged")]
+    pub review_every_flagged: u32,
+    /// One in this many passed requests goes to the review queue, with its text (0: none).
+    #[serde(default = "default_review_passed")]
+    pub review_every_passed: u32,
 }
 
 impl Default for GatewayConfig {
@@ -95,6 +120,7 @@ impl Default for GatewayConfig {
             starter_lexicon: true,
             lexicons: Vec::new(),
             block_terms: None,
+            classifier: None,
             policy: BTreeMap::new(),
             stream_hold: default_hold(),
             store_content: false,
@@ -106,6 +132,12 @@ impl Default for GatewayConfig {
             disclosure_header: true,
             text_mark: None,
             routes: Vec::new(),
+            llm_guard: None,
+            abuse: AbuseConfig::default(),
+            tiers: Vec::new(),
+            default_tier: None,
+            review_every_flagged: default_review_flagged(),
+            review_every_passed: default_review_passed(),
         }
     }
 }
@@ -127,6 +159,18 @@ impl GatewayConfig {
             problems.push(format!(
                 "[gateway] stream_hold `{}` must be `window` or `none`",
                 self.stream_hold
+            ));
+        }
+        let tiers: Vec<String> = self.tiers.iter().map(|t| t.name.clone()).collect();
+        problems.extend(self.abuse.problems(&tiers));
+        if let Some(guard) = &self.llm_guard {
+            problems.extend(guard.problems());
+        }
+        if let Some(tier) = &self.default_tier
+            && !tiers.contains(tier)
+        {
+            problems.push(format!(
+                "[gateway] default_tier `{tier}` is not one of [[gateway.tiers]]"
             ));
         }
         let mut models = std::collections::BTreeSet::new();
@@ -158,6 +202,11 @@ impl GatewayConfig {
             }
         }
         problems
+    }
+
+    /// The tier called `name`.
+    pub fn tier(&self, name: &str) -> Option<&TierConfig> {
+        self.tiers.iter().find(|t| t.name == name)
     }
 
     /// The route clients reach as `model`.
@@ -242,6 +291,13 @@ impl VersionConfig {
     pub fn upstream_model(&self) -> &str {
         self.upstream_model.as_deref().unwrap_or(&self.name)
     }
+}
+
+fn default_review_flagged() -> u32 {
+    5
+}
+fn default_review_passed() -> u32 {
+    200
 }
 
 fn yes() -> bool {

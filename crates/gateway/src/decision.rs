@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use warden_guard::Verdict;
 
-use crate::store::{DecisionRow, DecisionStore};
+use crate::store::{DecisionRow, DecisionStore, ReviewRow};
 
 /// What one filter did in one stage.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +61,9 @@ pub struct Decision {
     pub upstream_us: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Sampled for the review queue: the stratum and the text (never part of the record).
+    #[serde(skip)]
+    pub review: Option<(String, serde_json::Value)>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -149,7 +152,12 @@ async fn write_batches(store: Arc<dyn DecisionStore>, mut receiver: mpsc::Receiv
             }
         }
         let rows: Vec<DecisionRow> = batch.iter().map(row).collect();
-        match store.put_decisions(&rows).await {
+        let reviews: Vec<ReviewRow> = batch.iter().filter_map(review_row).collect();
+        let stored = match store.put_decisions(&rows).await {
+            Ok(()) => store.put_reviews(&reviews).await,
+            Err(error) => Err(error),
+        };
+        match stored {
             Ok(()) => batch.clear(),
             Err(error) => {
                 // Keep the batch and try again: a database hiccup must not lose records.
@@ -160,11 +168,34 @@ async fn write_batches(store: Arc<dyn DecisionStore>, mut receiver: mpsc::Receiv
     }
 }
 
+fn review_row(decision: &Decision) -> Option<ReviewRow> {
+    let (stratum, content) = decision.review.as_ref()?;
+    let mut filters: Vec<&str> = decision
+        .filters
+        .iter()
+        .filter_map(|f| f.verdict.as_ref())
+        .flat_map(|v| v.findings.iter().map(|f| f.filter.as_str()))
+        .collect();
+    filters.sort_unstable();
+    filters.dedup();
+    Some(ReviewRow {
+        decision_id: decision.id.clone(),
+        sampled_at: decision.at.clone(),
+        stratum: stratum.clone(),
+        filters: serde_json::to_string(&filters).unwrap_or_else(|_| "[]".to_owned()),
+        content: content.to_string(),
+        label: None,
+        reviewer: None,
+        labelled_at: None,
+    })
+}
+
 fn row(decision: &Decision) -> DecisionRow {
     DecisionRow {
         id: decision.id.clone(),
         at: decision.at.clone(),
         model: decision.model.clone(),
+        user: decision.user.clone(),
         action: decision.action.clone(),
         status: i64::from(decision.status),
         record: serde_json::to_string(decision).unwrap_or_else(|_| "{}".to_owned()),

@@ -8,6 +8,9 @@
 //! - [`decision`]: one decision record per request, written in the background; pseudonyms.
 //! - [`store`]: the decision records' tables on SQLite and PostgreSQL (migrations 2000–2999).
 //! - [`upstream`]: OpenAI-compatible upstream calls and the SSE parser.
+//! - [`llm_guard`]: a safety model (Llama Guard, Qwen3Guard, or any model prompted) as a filter.
+//! - [`abuse`]: abuse escalation (points with decay, a ladder), appeals, trust tiers.
+//! - [`review`]: filter error rates from reviewers' labels; labels as training data.
 //! - [`metrics`], [`error`].
 //!
 //! **Invariants:** no answer reaches a client without the output filters having passed it (in
@@ -15,12 +18,15 @@
 //! `control_stale_s` allows it (the gateway fails closed); every request leaves a decision
 //! record, and a filter that did not run is recorded as not run.
 
+pub mod abuse;
 pub mod app;
 pub mod config;
 pub mod control;
 pub mod decision;
 pub mod error;
+pub mod llm_guard;
 pub mod metrics;
+pub mod review;
 pub mod service;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -102,7 +108,7 @@ pub async fn serve(
     options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (log, writer) = DecisionLog::start(decisions);
+    let (log, writer) = DecisionLog::start(Arc::clone(&decisions));
     let poll = Duration::from_millis(options.config.control_poll_ms.max(10));
     let gateway = Arc::new(
         Gateway::new(
@@ -111,6 +117,7 @@ pub async fn serve(
             options.guard,
             ledger.clone(),
             log,
+            decisions,
             options.user_key,
         )
         .map_err(std::io::Error::other)?,
@@ -205,7 +212,15 @@ pub fn build_guard(
             .map_err(|e| format!("[gateway.policy] `{category}`: {e}"))?;
         policy.actions.insert(category.clone(), action);
     }
-    Ok(Guard::new(lexicon, policy))
+    let guard = Guard::new(lexicon, policy);
+    match &config.classifier {
+        None => Ok(guard),
+        Some(path) => {
+            let classifier = warden_guard::classifier::Classifier::from_json(&read(path)?)
+                .map_err(|e| format!("{}: {e}", root.join(path).display()))?;
+            Ok(guard.with_classifier(classifier))
+        }
+    }
 }
 
 /// The end-user pseudonym key in the home: created (32 random bytes, mode 0600) when missing.

@@ -197,3 +197,124 @@ pub async fn record_users_forgotten(
     )
     .await
 }
+
+/// Record that `user` (a pseudonym) reached `rung` of the abuse ladder.
+pub async fn escalate(
+    ledger: &Ledger,
+    user: &str,
+    rung: usize,
+    step: &crate::abuse::Rung,
+    points: f64,
+    decision: &str,
+    actor: &str,
+) -> Result<SealedEntry, ServiceError> {
+    let until = (step.hours > 0).then(|| {
+        jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_hours(i64::from(step.hours)))
+            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default()
+    });
+    append(
+        ledger,
+        crate::control::USER_ESCALATED,
+        user,
+        actor,
+        json!({"user": user, "action": step.action, "rung": rung, "until": until,
+               "rate_limit_per_minute": step.rate_limit_per_minute,
+               "points": (points * 100.0).round() / 100.0, "decision": decision}),
+    )
+    .await
+}
+
+/// Assign `user` (a pseudonym) a trust tier (`None`: back to the default).
+pub async fn set_tier(
+    ledger: &Ledger,
+    user: &str,
+    tier: Option<&str>,
+    actor: &str,
+) -> Result<SealedEntry, ServiceError> {
+    append(
+        ledger,
+        crate::control::USER_TIER_SET,
+        user,
+        actor,
+        json!({"user": user, "tier": tier}),
+    )
+    .await
+}
+
+/// File an appeal by `user` against the escalation in force; the text stays out of the ledger
+/// (the entry carries its SHA-256).
+pub async fn file_appeal(
+    ledger: &Ledger,
+    user: &str,
+    message: &str,
+    actor: &str,
+) -> Result<(String, SealedEntry), ServiceError> {
+    let state = load(ledger).await?;
+    let escalation = state
+        .users
+        .get(user)
+        .and_then(|u| u.escalation.as_ref())
+        .ok_or_else(|| {
+            ServiceError::Refused("this user has no escalation in force to appeal".into())
+        })?;
+    if let Some(open) = state
+        .appeals
+        .values()
+        .find(|a| a.user == user && a.escalation == escalation.index && a.decision.is_none())
+    {
+        return Err(ServiceError::Refused(format!(
+            "appeal {} against this escalation is still open",
+            open.id
+        )));
+    }
+    let id = format!("appeal-{}", uuid::Uuid::now_v7().simple());
+    let entry = append(
+        ledger,
+        crate::control::APPEAL_FILED,
+        user,
+        actor,
+        json!({"appeal": id, "user": user, "escalation": escalation.index,
+               "message_sha256": crate::decision::sha256_hex(message)}),
+    )
+    .await?;
+    Ok((id, entry))
+}
+
+/// Decide an appeal as `person` (who must hold the reviewer, safety-officer or admin role);
+/// `overturned` ends the escalation and restarts the user's points.
+pub async fn decide_appeal(
+    ledger: &Ledger,
+    appeal: &str,
+    outcome: &str,
+    person: &str,
+    actor: &str,
+) -> Result<SealedEntry, ServiceError> {
+    let mut state = load(ledger).await?;
+    let user = state
+        .appeals
+        .get(appeal)
+        .map(|a| a.user.clone())
+        .ok_or_else(|| ServiceError::Refused(format!("no appeal {appeal}")))?;
+    let kind = crate::control::APPEAL_DECIDED;
+    let payload = json!({"appeal": appeal, "outcome": outcome,
+                         "person": warden_ledger::access::person_id(person)});
+    // Dry-run the fold: a decision the replay would reject is refused now, with why.
+    let before = state.rejected.len();
+    let probe = warden_ledger::entry::Entry {
+        index: state.size,
+        kind: kind.to_owned(),
+        actor: actor.to_owned(),
+        time: String::new(),
+        subject: user.clone(),
+        payload: countersigned(ledger, kind, &user, payload.clone())?,
+    };
+    state.fold([&probe]);
+    if let Some((_, why)) = state.rejected.get(before) {
+        return Err(ServiceError::Refused(format!(
+            "the decision would not hold: {why}"
+        )));
+    }
+    append(ledger, kind, &user, actor, payload).await
+}

@@ -15,9 +15,28 @@ pub struct DecisionRow {
     /// UTC RFC 3339 with a fixed width, so text order is time order.
     pub at: String,
     pub model: String,
+    /// The end user's pseudonym.
+    pub user: Option<String>,
     pub action: String,
     pub status: i64,
     pub record: String,
+}
+
+/// One sampled request in the review queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewRow {
+    pub decision_id: String,
+    pub sampled_at: String,
+    /// `blocked`, `flagged` or `passed`: what the gateway did.
+    pub stratum: String,
+    /// JSON list of the filters that found something.
+    pub filters: String,
+    /// JSON `{request, answer}`.
+    pub content: String,
+    /// `harmful` or `benign`, once a reviewer has looked.
+    pub label: Option<String>,
+    pub reviewer: Option<String>,
+    pub labelled_at: Option<String>,
 }
 
 /// Decision records.
@@ -27,8 +46,37 @@ pub trait DecisionStore: Send + Sync {
     async fn put_decisions(&self, rows: &[DecisionRow]) -> Result<(), StoreError>;
     /// Records at or after `since` (RFC 3339), newest first, at most `limit`.
     async fn decisions(&self, since: &str, limit: i64) -> Result<Vec<DecisionRow>, StoreError>;
-    /// Delete records before `before`; returns how many.
+    /// Delete records (and sampled reviews and appeal texts) before `before`; returns how many
+    /// decision records.
     async fn prune_decisions(&self, before: &str) -> Result<u64, StoreError>;
+    /// `(id, at, action)` of one end user's requests at or after `since`.
+    async fn user_actions(
+        &self,
+        user: &str,
+        since: &str,
+    ) -> Result<Vec<(String, String, String)>, StoreError>;
+    /// Keep an appeal's text.
+    async fn put_appeal(
+        &self,
+        id: &str,
+        user: &str,
+        filed_at: &str,
+        message: &str,
+    ) -> Result<(), StoreError>;
+    /// An appeal's text.
+    async fn appeal_message(&self, id: &str) -> Result<Option<String>, StoreError>;
+    /// Add sampled requests to the review queue (ids already there are left alone).
+    async fn put_reviews(&self, rows: &[ReviewRow]) -> Result<(), StoreError>;
+    /// Reviews, oldest first: only unlabelled ones when `pending`.
+    async fn reviews(&self, pending: bool, limit: i64) -> Result<Vec<ReviewRow>, StoreError>;
+    /// Label a sampled request; false when there is no such review.
+    async fn label_review(
+        &self,
+        id: &str,
+        label: &str,
+        reviewer: &str,
+        at: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// This crate's migrations.
@@ -60,12 +108,13 @@ macro_rules! impl_decision_store {
                 let mut tx = self.begin_write().await?;
                 for row in rows {
                     sqlx::query(
-                        "INSERT INTO guard_decisions (id, at, model, action, status, record) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                        "INSERT INTO guard_decisions (id, at, model, user_ref, action, status, record) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
                     )
                     .bind(&row.id)
                     .bind(&row.at)
                     .bind(&row.model)
+                    .bind(&row.user)
                     .bind(&row.action)
                     .bind(row.status)
                     .bind(&row.record)
@@ -82,7 +131,7 @@ macro_rules! impl_decision_store {
                 limit: i64,
             ) -> Result<Vec<$crate::store::DecisionRow>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT id, at, model, action, status, record FROM guard_decisions \
+                    "SELECT id, at, model, user_ref, action, status, record FROM guard_decisions \
                      WHERE at >= $1 ORDER BY at DESC, id DESC LIMIT $2",
                 )
                 .bind(since)
@@ -96,6 +145,7 @@ macro_rules! impl_decision_store {
                             id: row.try_get("id").map_err(err)?,
                             at: row.try_get("at").map_err(err)?,
                             model: row.try_get("model").map_err(err)?,
+                            user: row.try_get("user_ref").map_err(err)?,
                             action: row.try_get("action").map_err(err)?,
                             status: row.try_get("status").map_err(err)?,
                             record: row.try_get("record").map_err(err)?,
@@ -105,12 +155,157 @@ macro_rules! impl_decision_store {
             }
 
             async fn prune_decisions(&self, before: &str) -> Result<u64, StoreError> {
-                Ok(sqlx::query("DELETE FROM guard_decisions WHERE at < $1")
+                let mut tx = self.begin_write().await?;
+                for statement in [
+                    "DELETE FROM guard_reviews WHERE sampled_at < $1",
+                    "DELETE FROM guard_appeals WHERE filed_at < $1",
+                ] {
+                    sqlx::query(statement)
+                        .bind(before)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err)?;
+                }
+                let deleted = sqlx::query("DELETE FROM guard_decisions WHERE at < $1")
                     .bind(before)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(err)?
-                    .rows_affected())
+                    .rows_affected();
+                tx.commit().await.map_err(err)?;
+                Ok(deleted)
+            }
+
+            async fn user_actions(
+                &self,
+                user: &str,
+                since: &str,
+            ) -> Result<Vec<(String, String, String)>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, at, action FROM guard_decisions WHERE user_ref = $1 AND at >= $2",
+                )
+                .bind(user)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err)?;
+                rows.iter()
+                    .map(|row| {
+                        Ok((
+                            row.try_get("id").map_err(err)?,
+                            row.try_get("at").map_err(err)?,
+                            row.try_get("action").map_err(err)?,
+                        ))
+                    })
+                    .collect()
+            }
+
+            async fn put_appeal(
+                &self,
+                id: &str,
+                user: &str,
+                filed_at: &str,
+                message: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO guard_appeals (id, user_ref, filed_at, message) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(user)
+                .bind(filed_at)
+                .bind(message)
+                .execute(&self.pool)
+                .await
+                .map_err(err)?;
+                Ok(())
+            }
+
+            async fn appeal_message(&self, id: &str) -> Result<Option<String>, StoreError> {
+                let row = sqlx::query("SELECT message FROM guard_appeals WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(err)?;
+                row.map(|row| row.try_get("message").map_err(err)).transpose()
+            }
+
+            async fn put_reviews(
+                &self,
+                rows: &[$crate::store::ReviewRow],
+            ) -> Result<(), StoreError> {
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.begin_write().await?;
+                for row in rows {
+                    sqlx::query(
+                        "INSERT INTO guard_reviews (decision_id, sampled_at, stratum, filters, content) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (decision_id) DO NOTHING",
+                    )
+                    .bind(&row.decision_id)
+                    .bind(&row.sampled_at)
+                    .bind(&row.stratum)
+                    .bind(&row.filters)
+                    .bind(&row.content)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+                }
+                tx.commit().await.map_err(err)
+            }
+
+            async fn reviews(
+                &self,
+                pending: bool,
+                limit: i64,
+            ) -> Result<Vec<$crate::store::ReviewRow>, StoreError> {
+                let rows = sqlx::query(if pending {
+                    "SELECT decision_id, sampled_at, stratum, filters, content, label, reviewer, labelled_at \
+                     FROM guard_reviews WHERE label IS NULL ORDER BY sampled_at, decision_id LIMIT $1"
+                } else {
+                    "SELECT decision_id, sampled_at, stratum, filters, content, label, reviewer, labelled_at \
+                     FROM guard_reviews ORDER BY sampled_at, decision_id LIMIT $1"
+                })
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(err)?;
+                rows.iter()
+                    .map(|row| {
+                        Ok($crate::store::ReviewRow {
+                            decision_id: row.try_get("decision_id").map_err(err)?,
+                            sampled_at: row.try_get("sampled_at").map_err(err)?,
+                            stratum: row.try_get("stratum").map_err(err)?,
+                            filters: row.try_get("filters").map_err(err)?,
+                            content: row.try_get("content").map_err(err)?,
+                            label: row.try_get("label").map_err(err)?,
+                            reviewer: row.try_get("reviewer").map_err(err)?,
+                            labelled_at: row.try_get("labelled_at").map_err(err)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn label_review(
+                &self,
+                id: &str,
+                label: &str,
+                reviewer: &str,
+                at: &str,
+            ) -> Result<bool, StoreError> {
+                Ok(sqlx::query(
+                    "UPDATE guard_reviews SET label = $1, reviewer = $2, labelled_at = $3 WHERE decision_id = $4",
+                )
+                .bind(label)
+                .bind(reviewer)
+                .bind(at)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(err)?
+                .rows_affected()
+                    == 1)
             }
         }
     };

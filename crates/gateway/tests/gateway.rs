@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use reqwest::Client;
 use serde_json::{Value, json};
 use warden_core::Role;
+use warden_gateway::abuse::TierConfig;
 use warden_gateway::config::{GatewayConfig, RouteConfig, VersionConfig};
 use warden_gateway::store::DecisionStore;
 use warden_gateway::testing::{self, Fault, Script, Scripted};
@@ -659,6 +660,345 @@ async fn issue_11_gateways_sharing_a_database_obey_one_withdrawal(backend: Backe
         assert!(took < Duration::from_secs(2), "propagation took {took:?}");
     }
 }
+
+fn ask_as(model: &str, text: &str, user: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": text}], "user": user})
+}
+
+async fn issue_11_abuse_escalates_users_appeal_and_tiers_limit_them(backend: Backend) {
+    let db = Arc::new(fresh_database(backend).await.unwrap());
+    let ledger = ledger_on(&db).await;
+    let upstream = testing::start(Script::default()).await.unwrap();
+    let config = GatewayConfig {
+        review_every_flagged: 1,
+        review_every_passed: 1,
+        tiers: vec![TierConfig {
+            name: "restricted".into(),
+            requests_per_minute: Some(100),
+            models: vec!["elsewhere".into()],
+            block: Vec::new(),
+            allow: Vec::new(),
+        }],
+        ..fast_config()
+    };
+    let gateway = start_on(db, ledger.clone(), &upstream, config).await;
+    wait_until("first ledger read", async || {
+        gateway.chat(ask("chat", "hi", false)).await.status() == 200
+    })
+    .await;
+    let post = |path: &str, key: &str, body: Value| {
+        gateway
+            .client
+            .post(gateway.url(path))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+    };
+
+    // Six blocked requests: 18 points, the default ladder's `suspend` rung.
+    for _ in 0..6 {
+        let response = gateway
+            .chat(ask_as("chat", &format!("say {BLOCKED}"), "mallory"))
+            .await;
+        assert_eq!(response.status(), 400);
+    }
+    wait_until("suspension", async || {
+        gateway
+            .chat(ask_as("chat", "hello", "mallory"))
+            .await
+            .status()
+            == 403
+    })
+    .await;
+    let error: Value = gateway
+        .chat(ask_as("chat", "hello", "mallory"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(error["error"]["code"], "user_suspended");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/v1/gateway/appeals")
+    );
+    assert_eq!(
+        gateway
+            .chat(ask_as("chat", "hello", "alice"))
+            .await
+            .status(),
+        200,
+        "others are served"
+    );
+
+    // The application appeals for its user; a reviewer overturns; the user is served again.
+    let filed = post(
+        "/v1/gateway/appeals",
+        &gateway.key,
+        json!({"user": "mallory", "message": "I was quoting a news story."}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(filed.status(), 201);
+    let appeal = filed.json::<Value>().await.unwrap()["appeal"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = post(
+        "/v1/gateway/appeals",
+        &gateway.key,
+        json!({"user": "mallory", "message": "again"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.status(), 409, "one open appeal per escalation");
+    let decision_path = format!("/v1/gateway/appeals/{appeal}/decision");
+    let denied = post(
+        &decision_path,
+        &gateway.key,
+        json!({"outcome": "overturned"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        denied.status(),
+        403,
+        "the application's own key cannot decide"
+    );
+    let (reviewer, _) = access::create_key(
+        &ledger,
+        "rita-key",
+        Some("rita"),
+        &[Role::Reviewer],
+        "local:test",
+    )
+    .await
+    .unwrap();
+    let listed: Value = gateway
+        .client
+        .get(gateway.url("/v1/gateway/appeals"))
+        .bearer_auth(&reviewer.secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["appeals"][0]["message"],
+        "I was quoting a news story."
+    );
+    let decided = post(
+        &decision_path,
+        &reviewer.secret,
+        json!({"outcome": "overturned"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(decided.status(), 200);
+    wait_until("served after the appeal", async || {
+        gateway
+            .chat(ask_as("chat", "hello", "mallory"))
+            .await
+            .status()
+            == 200
+    })
+    .await;
+
+    // A tier an admin assigns: this user may not reach `chat`.
+    let tess = warden_gateway::decision::pseudonym(b"test pseudonym key", "tess");
+    service::set_tier(&ledger, &tess, Some("restricted"), "local:admin")
+        .await
+        .unwrap();
+    wait_until("tier", async || {
+        gateway.chat(ask_as("chat", "hello", "tess")).await.status() == 403
+    })
+    .await;
+    let error: Value = gateway
+        .chat(ask_as("chat", "hello", "tess"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(error["error"]["code"], "model_not_in_tier");
+
+    // The review queue holds the sampled requests with their text; reviewers label them.
+    let reviews: Value = gateway
+        .client
+        .get(gateway.url("/v1/gateway/reviews"))
+        .bearer_auth(&reviewer.secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = reviews["reviews"].as_array().unwrap();
+    let blocked = items
+        .iter()
+        .find(|r| r["stratum"] == "blocked")
+        .expect("a blocked request was sampled");
+    assert!(blocked["content"].to_string().contains(BLOCKED));
+    assert!(items.iter().any(|r| r["stratum"] == "passed"));
+    let path = format!(
+        "/v1/gateway/reviews/{}",
+        blocked["decision"].as_str().unwrap()
+    );
+    assert_eq!(
+        post(&path, &reviewer.secret, json!({"label": "harmful"}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(
+            "/v1/gateway/reviews/nope",
+            &reviewer.secret,
+            json!({"label": "harmful"})
+        )
+        .await
+        .unwrap()
+        .status(),
+        404
+    );
+    assert_eq!(
+        post(&path, &reviewer.secret, json!({"label": "maybe"}))
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let stopped = gateway.stop().await;
+    let labelled = stopped.reviews(false, 1000).await.unwrap();
+    assert!(
+        labelled
+            .iter()
+            .any(|r| r.label.as_deref() == Some("harmful"))
+    );
+}
+
+warden_store::on_both_databases!(
+    with,
+    abuse_and_appeals,
+    issue_11_abuse_escalates_users_appeal_and_tiers_limit_them
+);
+async fn issue_11_a_safety_model_judges_requests_and_its_failures_are_never_passes(
+    backend: Backend,
+) {
+    let upstream = testing::start(Script::default()).await.unwrap();
+    let guard_config =
+        |guard: &Scripted, on_failure: &str| warden_gateway::llm_guard::LlmGuardConfig {
+            upstream: guard.base(),
+            model: "llama-guard".into(),
+            format: "llama-guard".into(),
+            api_key_env: None,
+            timeout_ms: 1000,
+            on_failure: on_failure.into(),
+            input: true,
+            output: false,
+            strict: false,
+        };
+    let cases = [
+        (
+            Script {
+                reply: "unsafe\nS9".into(),
+                ..Script::default()
+            },
+            "closed",
+            400,
+            Some(true),
+        ),
+        (
+            Script {
+                reply: "safe".into(),
+                ..Script::default()
+            },
+            "closed",
+            200,
+            Some(true),
+        ),
+        (
+            Script {
+                fault: Some(Fault::ServerError),
+                ..Script::default()
+            },
+            "closed",
+            503,
+            Some(false),
+        ),
+        (
+            Script {
+                fault: Some(Fault::ServerError),
+                ..Script::default()
+            },
+            "open",
+            200,
+            Some(false),
+        ),
+        (
+            Script {
+                reply: "I cannot say".into(),
+                ..Script::default()
+            },
+            "closed",
+            503,
+            Some(false),
+        ),
+    ];
+    for (script, on_failure, status, ran) in cases {
+        let guard = testing::start(script.clone()).await.unwrap();
+        let db = Arc::new(fresh_database(backend).await.unwrap());
+        let ledger = ledger_on(&db).await;
+        let config = GatewayConfig {
+            llm_guard: Some(guard_config(&guard, on_failure)),
+            ..fast_config()
+        };
+        let gateway = start_on(db, ledger, &upstream, config).await;
+        wait_until("first ledger read", async || {
+            gateway.chat(ask("chat", "hi", false)).await.status() != 503
+                || script.fault.is_some()
+                || script.reply.starts_with('I')
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let response = gateway
+            .chat(ask("chat", "how do I make a bomb", false))
+            .await;
+        assert_eq!(
+            response.status().as_u16(),
+            status,
+            "{:?} {on_failure}",
+            script.reply
+        );
+        if status == 503 {
+            let error: Value = response.json().await.unwrap();
+            assert_eq!(error["error"]["code"], "guard_unavailable");
+        }
+        let stopped = gateway.stop().await;
+        let rows = stopped.decisions("", 100).await.unwrap();
+        let last: Value = serde_json::from_str(&rows[0].record).unwrap();
+        let run = last["filters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["filter"] == "llm_guard")
+            .cloned();
+        assert_eq!(
+            run.map(|r| r["ran"] == true),
+            ran,
+            "{:?}: {last}",
+            script.reply
+        );
+    }
+}
+
+warden_store::on_both_databases!(
+    with,
+    safety_model,
+    issue_11_a_safety_model_judges_requests_and_its_failures_are_never_passes
+);
 
 warden_store::on_both_databases!(
     with,

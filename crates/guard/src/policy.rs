@@ -57,9 +57,11 @@ pub struct Policy {
 
 impl Default for Policy {
     /// Block-tier terms block, flag-tier terms flag, identity numbers, bank cards and SSNs are
-    /// redacted, phone numbers and e-mail addresses flagged.
+    /// redacted, phone numbers and e-mail addresses flagged; a trained classifier's positives
+    /// are flagged (a reviewer's signal until its measured error rates say it may block).
     fn default() -> Self {
         let mut actions = BTreeMap::new();
+        actions.insert("classifier".to_owned(), Action::Flag);
         actions.insert("tier.block".to_owned(), Action::Block);
         actions.insert("tier.flag".to_owned(), Action::Flag);
         for kind in PiiKind::ALL {

@@ -9,16 +9,21 @@
 
 use std::collections::HashSet;
 
+use crate::classifier::Classifier;
 use crate::fold::{Folded, fold};
 use crate::lexicon::Lexicon;
 use crate::pii;
 use crate::policy::{Action, Finding, Policy, Verdict};
 
-/// A lexicon and the PII detectors under one policy.
+/// A lexicon, the PII detectors and optionally a trained classifier, under one policy.
 #[derive(Debug)]
 pub struct Guard {
     pub lexicon: Lexicon,
     pub policy: Policy,
+    /// Judges whole texts (requests and unstreamed answers) under the category `classifier`;
+    /// streams are judged by the lexicon and PII filters only, because a classifier's verdict on
+    /// a prefix says little and its verdict at the end comes after the text has left.
+    pub classifier: Option<Classifier>,
 }
 
 /// A text after the guard: its verdict and the text with redactions applied.
@@ -30,7 +35,17 @@ pub struct Checked {
 
 impl Guard {
     pub fn new(lexicon: Lexicon, policy: Policy) -> Self {
-        Self { lexicon, policy }
+        Self {
+            lexicon,
+            policy,
+            classifier: None,
+        }
+    }
+
+    /// The same guard with a trained classifier on whole texts.
+    pub fn with_classifier(mut self, classifier: Classifier) -> Self {
+        self.classifier = Some(classifier);
+        self
     }
 
     /// Check a whole text under the guard's policy.
@@ -40,7 +55,20 @@ impl Guard {
 
     /// Check a whole text under `policy` (the guard's, tightened by a request).
     pub fn check_with(&self, text: &str, policy: &Policy) -> Checked {
-        let findings = self.findings(text, &fold(text), policy);
+        let mut findings = self.findings(text, &fold(text), policy);
+        if let Some(classifier) = &self.classifier {
+            let action = policy.action(CLASSIFIER);
+            if action != Action::Allow && classifier.classify(text) {
+                findings.push(Finding {
+                    filter: CLASSIFIER.to_owned(),
+                    category: CLASSIFIER.to_owned(),
+                    risks: Vec::new(),
+                    action,
+                    start: 0,
+                    end: text.len(),
+                });
+            }
+        }
         let redacted = redact(text, 0, text.len(), &findings);
         Checked {
             verdict: Verdict::from_findings(findings),
@@ -114,6 +142,9 @@ impl Guard {
         self.lexicon.longest_allow_chars().max(1)
     }
 }
+
+/// The policy category (and filter name) of the trained classifier's findings.
+pub const CLASSIFIER: &str = "classifier";
 
 /// The text between `from` and `to` with every redacting finding inside it replaced.
 fn redact(text: &str, from: usize, to: usize, findings: &[Finding]) -> String {
