@@ -413,6 +413,7 @@ fn misuse_report<'a>(records: impl Iterator<Item = &'a str>, hours: u64) -> Valu
     let mut models: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut days: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut users: BTreeMap<String, u64> = BTreeMap::new();
+    let mut tiers: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut total = 0u64;
     for record in records {
         let Ok(decision) = serde_json::from_str::<warden_gateway::decision::Decision>(record)
@@ -426,6 +427,11 @@ fn misuse_report<'a>(records: impl Iterator<Item = &'a str>, hours: u64) -> Valu
         }
         *models
             .entry(decision.model.clone())
+            .or_default()
+            .entry(decision.action.clone())
+            .or_default() += 1;
+        *tiers
+            .entry(decision.tier.clone().unwrap_or_else(|| "(none)".to_owned()))
             .or_default()
             .entry(decision.action.clone())
             .or_default() += 1;
@@ -450,6 +456,7 @@ fn misuse_report<'a>(records: impl Iterator<Item = &'a str>, hours: u64) -> Valu
         "by_action": actions,
         "by_category": categories,
         "by_model": models,
+        "by_tier": tiers,
         "by_day": days,
         "users_blocked_repeatedly": repeat.iter().map(|(u, n)| json!({"user": u, "blocked": n})).collect::<Vec<_>>(),
     })

@@ -747,6 +747,7 @@ struct Pending {
 
 impl Pending {
     fn new(gateway: Arc<Gateway>, stream: bool) -> Self {
+        let lexicon = gateway.guard.lexicon.version().to_owned();
         Self {
             gateway,
             started: Instant::now(),
@@ -755,6 +756,7 @@ impl Pending {
             decision: Decision {
                 id: format!("gwd-{}", uuid::Uuid::now_v7().simple()),
                 at: now_fixed(),
+                lexicon,
                 stream,
                 ..Decision::default()
             },
@@ -778,13 +780,25 @@ impl Pending {
         if every > 0 && sampled(&self.decision.id, every) {
             self.decision.review = Some((stratum.to_owned(), self.review_text.take()));
         }
-        let escalate = config.abuse.enabled && config.abuse.points_for(action) > 0;
+        // Abuse is what the content filters found, not personal information users share about
+        // themselves.
+        let abuse = self
+            .decision
+            .filters
+            .iter()
+            .filter_map(|run| run.verdict.as_ref())
+            .flat_map(|verdict| verdict.findings.iter())
+            .filter(|finding| finding.filter != "pii")
+            .map(|finding| finding.action)
+            .max()
+            .unwrap_or(Action::Allow);
+        let escalate = config.abuse.enabled && config.abuse.points_for(abuse.as_str()) > 0;
         if let (true, Some(user)) = (escalate, self.decision.user.clone()) {
             let gateway = Arc::clone(&self.gateway);
             let (id, at, action) = (
                 self.decision.id.clone(),
                 self.decision.at.clone(),
-                action.to_owned(),
+                abuse.as_str().to_owned(),
             );
             tokio::spawn(async move { gateway.escalate(user, id, at, action).await });
         }
@@ -950,7 +964,7 @@ fn user_controls(
     caller: &Caller,
     model: &str,
     policy: &mut Policy,
-) -> Result<Option<String>, GatewayError> {
+) -> Result<(Option<String>, Option<String>), GatewayError> {
     let now = utc_now();
     let state = user.and_then(|u| snapshot.users.get(u));
     let escalation = state
@@ -1005,7 +1019,7 @@ fn user_controls(
         }
     }
     let Some(tier) = tier.as_deref().and_then(|t| gateway.config.tier(t)) else {
-        return Ok(warning);
+        return Ok((warning, None));
     };
     if !tier.models.is_empty() && !tier.models.iter().any(|m| m == model) {
         return Err(GatewayError::new(
@@ -1028,7 +1042,7 @@ fn user_controls(
     for category in &tier.allow {
         policy.actions.insert(category.clone(), Action::Allow);
     }
-    Ok(warning)
+    Ok((warning, Some(tier.name.clone())))
 }
 
 /// Apply the input filters to every message; redactions are written back.
@@ -1152,15 +1166,19 @@ async fn chat(State(gateway): State<Arc<Gateway>>, request: Request) -> Response
     };
     pending.decision.version = Some(version.name.clone());
     let mut policy = request_policy(&gateway, &headers);
-    let warning = match user_controls(
+    let controls = user_controls(
         &gateway,
         &snapshot,
         user.as_deref(),
         &caller,
         &model,
         &mut policy,
-    ) {
-        Ok(warning) => warning,
+    );
+    let warning = match controls {
+        Ok((warning, tier)) => {
+            pending.decision.tier = tier;
+            warning
+        }
         Err(error) => {
             let action = error.code;
             return pending.fail(error, action).await;

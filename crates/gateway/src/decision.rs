@@ -41,6 +41,12 @@ pub struct Decision {
     pub model: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The end user's trust tier, if tiers are configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// The version of the lexicon that judged the request.
+    #[serde(default)]
+    pub lexicon: String,
     pub stream: bool,
     pub status: u16,
     /// `allow`, `flag`, `redact`, `block`, or why nothing was served (`withdrawn`,

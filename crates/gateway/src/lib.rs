@@ -140,6 +140,10 @@ pub async fn serve(
         })
     };
     let router = app::router(Arc::clone(&gateway));
+    // Small SSE frames must leave at once, not wait for Nagle's algorithm and a delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await;

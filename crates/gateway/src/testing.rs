@@ -116,6 +116,9 @@ pub async fn start_on(port: u16, script: Script) -> std::io::Result<Scripted> {
         .route("/v1/chat/completions", post(chat))
         .with_state(Arc::clone(&shared));
     let task = tokio::spawn(async move {
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let _ = axum::serve(listener, router).await;
     });
     Ok(Scripted { addr, shared, task })

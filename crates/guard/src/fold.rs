@@ -17,7 +17,6 @@
 //!
 //! Nothing here does IO or fails.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// Text after folding, with each folded byte's source span in the original.
@@ -119,6 +118,18 @@ pub enum Fold {
 
 /// Fold one character.
 pub fn fold_char(c: char) -> Fold {
+    // Fast paths for the two scripts most text is in: ASCII, and CJK ideographs (which have no
+    // case, look-alikes, widths or invisibles to fold).
+    if c.is_ascii() {
+        return if c.is_ascii_alphanumeric() {
+            Fold::Char(c.to_ascii_lowercase())
+        } else {
+            Fold::Separator
+        };
+    }
+    if CJK.contains(&(c as u32)) {
+        return Fold::Char(numeral(c).unwrap_or_else(|| simplified(c)));
+    }
     if is_invisible(c) {
         return Fold::Invisible;
     }
@@ -240,23 +251,36 @@ fn numeral(c: char) -> Option<char> {
     })
 }
 
+/// The CJK block the traditional → simplified table covers (every pair in `data/t2s.txt` is in it).
+const CJK: std::ops::RangeInclusive<u32> = 0x3400..=0x9FFF;
+
 fn simplified(c: char) -> char {
-    if (c as u32) < 0x3400 {
+    let code = c as u32;
+    if !CJK.contains(&code) {
         return c;
     }
-    static TABLE: OnceLock<HashMap<char, char>> = OnceLock::new();
+    // A dense table over the block: one lookup per character, no hashing on the hot path.
+    static TABLE: OnceLock<Vec<char>> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
-        include_str!("../data/t2s.txt")
-            .lines()
-            .filter_map(|line| {
-                let mut chars = line.chars();
-                let traditional = chars.next()?;
-                let simplified = chars.nth(1)?;
-                Some((traditional, simplified))
-            })
-            .collect()
+        let mut table: Vec<char> = CJK
+            .map(|code| char::from_u32(code).unwrap_or(' '))
+            .collect();
+        for line in include_str!("../data/t2s.txt").lines() {
+            let mut chars = line.chars();
+            if let (Some(traditional), Some(simplified)) = (chars.next(), chars.nth(1))
+                && let Some(slot) = (traditional as u32)
+                    .checked_sub(*CJK.start())
+                    .and_then(|i| table.get_mut(i as usize))
+            {
+                *slot = simplified;
+            }
+        }
+        table
     });
-    table.get(&c).copied().unwrap_or(c)
+    table
+        .get((code - CJK.start()) as usize)
+        .copied()
+        .unwrap_or(c)
 }
 
 #[cfg(test)]

@@ -135,6 +135,10 @@ pub async fn serve_router(
         shutdown.await;
         let _ = begun.send(true);
     };
+    // Streamed tokens must leave at once, not wait for Nagle's algorithm and a delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(listener, router)
         .with_graceful_shutdown(signal)
         .into_future();
