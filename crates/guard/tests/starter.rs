@@ -97,3 +97,48 @@ fn block_tier_false_positives_on_held_out_benign_text_stay_rare() {
         texts.len()
     );
 }
+
+/// The streaming modes on the shipped lexicon's longest block term, sent one character at a
+/// time: the window leaks nothing; the low-latency mode leaks part of the first block term to
+/// complete (a shorter term inside the longest may complete first), never more than the longest
+/// term's length less one character, its worst case.
+#[test]
+fn issue_11_the_window_leaks_nothing_and_the_async_mode_says_what_it_leaked() {
+    use warden_guard::{Hold, StreamStep};
+    let lexicon = Lexicon::starter().unwrap_or_else(|e| panic!("{e}"));
+    let longest = lexicon
+        .entries()
+        .iter()
+        .filter(|e| e.active && e.tier == Tier::Block)
+        .max_by_key(|e| e.term.chars().count())
+        .map(|e| e.term.clone())
+        .unwrap_or_default();
+    let guard = Guard::new(lexicon, Policy::default());
+    let text = format!("前面的内容没有问题。{longest}后面的内容。");
+    let mut leaks = Vec::new();
+    for hold in [Hold::Window, Hold::None] {
+        let policy = guard.policy.clone();
+        let mut scan = guard.stream(&policy, hold);
+        let mut released = String::new();
+        let mut blocked = false;
+        for c in text.chars() {
+            match scan.push(&c.to_string()) {
+                StreamStep::Release(text) => released.push_str(&text),
+                StreamStep::Blocked(_) => {
+                    blocked = true;
+                    break;
+                }
+            }
+        }
+        assert!(blocked, "{hold:?} did not block {longest}");
+        leaks.push((released.contains(&longest), scan.leaked_chars()));
+    }
+    let term_chars = longest.chars().count();
+    assert_eq!(leaks[0], (false, 0), "the window leaked");
+    assert!(!leaks[1].0, "async mode released a whole term");
+    assert!(
+        (1..term_chars).contains(&leaks[1].1),
+        "async mode leaked {} characters of a {term_chars}-character term",
+        leaks[1].1
+    );
+}
