@@ -267,6 +267,19 @@ known_good = true
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["rolled_back"]["assistant"]["version"], "v1");
     gateway.terminate();
+    // The misuse report reads every record the gateway wrote.
+    let out = home.run(&["--json", "gateway", "report", "--hours", "1"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["unreadable_records"], 0, "{report}");
+    assert!(report["requests"].as_u64().unwrap() >= 3, "{report}");
+    assert!(
+        report["by_action"]["block"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
+    assert!(
+        report["by_action"]["model_withdrawn"].as_u64().unwrap() >= 1,
+        "{report}"
+    );
 }
 
 /// `warden guard` on its own: the lexicon report and a check.

@@ -415,9 +415,11 @@ fn misuse_report<'a>(records: impl Iterator<Item = &'a str>, hours: u64) -> Valu
     let mut users: BTreeMap<String, u64> = BTreeMap::new();
     let mut tiers: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut total = 0u64;
+    let mut unreadable = 0u64;
     for record in records {
         let Ok(decision) = serde_json::from_str::<warden_gateway::decision::Decision>(record)
         else {
+            unreadable += 1;
             continue;
         };
         total += 1;
@@ -453,6 +455,7 @@ fn misuse_report<'a>(records: impl Iterator<Item = &'a str>, hours: u64) -> Valu
     json!({
         "hours": hours,
         "requests": total,
+        "unreadable_records": unreadable,
         "by_action": actions,
         "by_category": categories,
         "by_model": models,
@@ -498,8 +501,8 @@ fn render_rates(rates: &Value) -> String {
 
 fn render_report(summary: &Value) -> String {
     let mut out = format!(
-        "Misuse report, last {} h: {} requests\n",
-        summary["hours"], summary["requests"]
+        "Misuse report, last {} h: {} requests ({} unreadable records)\n",
+        summary["hours"], summary["requests"], summary["unreadable_records"]
     );
     for (title, key) in [("by action", "by_action"), ("by category", "by_category")] {
         out.push_str(&format!("\n{title}:\n"));

@@ -61,7 +61,7 @@ pub struct Decision {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<serde_json::Value>,
     /// Characters of a blocked match the client already had (async stream mode).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub leaked_chars: usize,
     pub total_us: u64,
     pub upstream_us: u64,
@@ -218,6 +218,24 @@ pub fn now_fixed() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_read_back_as_they_were_written() {
+        let decision = Decision {
+            id: "gwd-1".into(),
+            action: "block".into(),
+            filters: vec![FilterRun {
+                stage: "input".into(),
+                filter: "lexicon+pii".into(),
+                ran: false,
+                verdict: None,
+            }],
+            ..Decision::default()
+        };
+        let text = serde_json::to_string(&decision).unwrap_or_default();
+        let back: Result<Decision, _> = serde_json::from_str(&text);
+        assert_eq!(back.ok(), Some(decision), "{text}");
+    }
 
     #[test]
     fn pseudonyms_are_rfc_4231_hmac_sha256() {
