@@ -240,6 +240,9 @@ async fn warden_serve_offers_the_configured_model_to_key_holders() {
     let config = std::fs::read_to_string(&config_path).unwrap();
     let configured = config.replace("[model]\n# gguf = \".models/SmolLM2-135M-Instruct.Q4_1.gguf\"  # serve a local model at /v1/chat/completions\nthreads = 0", &format!("[model]\ngguf = {:?}\nthreads = 2", gguf().to_str().unwrap()));
     assert_ne!(configured, config, "warden init writes a [model] table");
+    // The served model is behind the guard [gateway] configures (issue 11: no unguarded path).
+    std::fs::write(home.path().join("terms.txt"), "zyx-served-term\n").unwrap();
+    let configured = format!("{configured}\n[gateway]\nblock_terms = \"terms.txt\"\n");
     std::fs::write(&config_path, configured).unwrap();
     let key = String::from_utf8(
         home.run(&["keys", "create", "--name", "app", "--role", "user"])
@@ -270,6 +273,16 @@ async fn warden_serve_offers_the_configured_model_to_key_holders() {
         .await
         .unwrap();
     assert_eq!(reply["object"], "chat.completion", "{reply}");
+    let blocked = client
+        .post(&url)
+        .bearer_auth(key.trim())
+        .json(&chat("Explain zyx-served-term.", json!({})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blocked.status(), 400);
+    let error: Value = blocked.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "content_blocked", "{error}");
 }
 
 /// `warden eval run` of `limit` XSTest items on the local model (greedy, 96 tokens), plus `extra`.
