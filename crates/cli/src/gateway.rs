@@ -199,11 +199,7 @@ pub async fn run(global: &Global, args: GatewayArgs) -> Result<u8, Failure> {
             let mut appeals = Vec::new();
             for appeal in state.appeals.values() {
                 let message = stores.decisions.appeal_message(&appeal.id).await?;
-                appeals.push(json!({
-                    "appeal": appeal.id, "ledger_index": appeal.index, "user": appeal.user,
-                    "escalation": appeal.escalation, "message": message,
-                    "decision": appeal.decision.as_ref().map(|(o, p, i)| json!({"outcome": o, "person": p, "ledger_index": i})),
-                }));
+                appeals.push(warden_gateway::review::appeal_json(appeal, message));
             }
             report(global, &json!({"appeals": appeals}), || {
                 if appeals.is_empty() {
@@ -248,13 +244,7 @@ pub async fn run(global: &Global, args: GatewayArgs) -> Result<u8, Failure> {
         }
         GatewayCommand::Reviews { all, limit } => {
             for row in stores.decisions.reviews(!all, limit).await? {
-                println!(
-                    "{}",
-                    json!({"decision": row.decision_id, "sampled_at": row.sampled_at, "stratum": row.stratum,
-                           "filters": serde_json::from_str::<Value>(&row.filters).unwrap_or(Value::Null),
-                           "content": serde_json::from_str::<Value>(&row.content).unwrap_or(Value::Null),
-                           "label": row.label})
-                );
+                println!("{}", warden_gateway::review::review_json(&row));
             }
         }
         GatewayCommand::Label { id, label } => {

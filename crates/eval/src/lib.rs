@@ -47,7 +47,8 @@ pub mod judge;
 pub mod report;
 pub mod run;
 pub mod score;
-pub mod stats;
+/// Statistics live in `warden-core`, shared with the guard and the gateway.
+pub use warden_core::stats;
 pub mod store;
 pub mod suite;
 pub mod target;

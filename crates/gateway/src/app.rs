@@ -640,11 +640,7 @@ async fn list_appeals(
             .appeal_message(&appeal.id)
             .await
             .map_err(stored)?;
-        appeals.push(json!({
-            "appeal": appeal.id, "ledger_index": appeal.index, "user": appeal.user,
-            "escalation": appeal.escalation, "message": message,
-            "decision": appeal.decision.as_ref().map(|(outcome, person, index)| json!({"outcome": outcome, "person": person, "ledger_index": index})),
-        }));
+        appeals.push(crate::review::appeal_json(appeal, message));
     }
     Ok(Json(json!({"appeals": appeals})))
 }
@@ -696,12 +692,7 @@ async fn list_reviews(
         .map_err(stored)?;
     let items: Vec<Value> = rows
         .into_iter()
-        .map(|r| {
-            json!({"decision": r.decision_id, "sampled_at": r.sampled_at, "stratum": r.stratum,
-                   "filters": serde_json::from_str::<Value>(&r.filters).unwrap_or(Value::Null),
-                   "content": serde_json::from_str::<Value>(&r.content).unwrap_or(Value::Null),
-                   "label": r.label, "reviewer": r.reviewer})
-        })
+        .map(|r| crate::review::review_json(&r))
         .collect();
     Ok(Json(json!({"reviews": items})))
 }

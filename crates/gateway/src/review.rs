@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use warden_core::stats::{Z95, wilson};
+
 use crate::store::ReviewRow;
 
 /// A share with its Wilson 95 % interval.
@@ -28,31 +30,15 @@ pub struct Share {
 
 impl Share {
     pub fn new(count: usize, of: usize) -> Self {
-        let (low, high) = wilson(count, of);
+        let rate = wilson(count as u64, of as u64, Z95);
         Self {
             count,
             of,
-            rate: if of == 0 {
-                0.0
-            } else {
-                count as f64 / of as f64
-            },
-            low,
-            high,
+            rate: rate.rate,
+            low: rate.ci_low,
+            high: rate.ci_high,
         }
     }
-}
-
-/// Wilson score interval for `k` of `n` at 95 %.
-pub fn wilson(k: usize, n: usize) -> (f64, f64) {
-    if n == 0 {
-        return (0.0, 1.0);
-    }
-    let (k, n, z) = (k as f64, n as f64, 1.96f64);
-    let p = k / n;
-    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
-    let half = z * ((p * (1.0 - p) + z * z / (4.0 * n)) / n).sqrt() / (1.0 + z * z / n);
-    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 /// One filter's measured error rates.
@@ -122,6 +108,23 @@ pub fn rates(rows: &[ReviewRow]) -> Value {
     })
 }
 
+/// One review as the API and the CLI show it.
+pub fn review_json(row: &ReviewRow) -> Value {
+    json!({"decision": row.decision_id, "sampled_at": row.sampled_at, "stratum": row.stratum,
+           "filters": serde_json::from_str::<Value>(&row.filters).unwrap_or(Value::Null),
+           "content": serde_json::from_str::<Value>(&row.content).unwrap_or(Value::Null),
+           "label": row.label, "reviewer": row.reviewer})
+}
+
+/// One appeal as the API and the CLI show it, with its text (`None` once pruned).
+pub fn appeal_json(appeal: &crate::control::Appeal, message: Option<String>) -> Value {
+    json!({
+        "appeal": appeal.id, "ledger_index": appeal.index, "user": appeal.user,
+        "escalation": appeal.escalation, "message": message,
+        "decision": appeal.decision.as_ref().map(|(outcome, person, index)| json!({"outcome": outcome, "person": person, "ledger_index": index})),
+    })
+}
+
 /// Labelled reviews as JSONL `{"text", "label"}` lines (the request's text; `label` true for
 /// harmful), the training format of `warden guard train`.
 pub fn training_jsonl(rows: &[ReviewRow]) -> String {
@@ -188,8 +191,8 @@ mod tests {
         );
         assert_eq!(lexicon["false_negatives"]["of"], 2);
         assert_eq!(rates["passed_but_harmful"]["of"], 2);
-        let (low, high) = wilson(1, 2);
-        assert!(low < 0.5 && high > 0.5);
+        let share = Share::new(1, 2);
+        assert!(share.low < 0.5 && share.high > 0.5);
         assert_eq!(training_jsonl(&rows).lines().count(), 5);
     }
 }

@@ -36,14 +36,8 @@ fn number(id: &str) -> u64 {
 
 /// Wilson score interval for k of n at 95 %.
 fn wilson(k: usize, n: usize) -> (f64, f64) {
-    if n == 0 {
-        return (0.0, 1.0);
-    }
-    let (k, n, z) = (k as f64, n as f64, 1.96f64);
-    let p = k / n;
-    let centre = (p + z * z / (2.0 * n)) / (1.0 + z * z / n);
-    let half = z * ((p * (1.0 - p) + z * z / (4.0 * n)) / n).sqrt() / (1.0 + z * z / n);
-    ((centre - half).max(0.0), (centre + half).min(1.0))
+    let rate = warden_core::stats::wilson(k as u64, n as u64, warden_core::stats::Z95);
+    (rate.ci_low, rate.ci_high)
 }
 
 struct Rates {

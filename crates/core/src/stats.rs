@@ -1,4 +1,4 @@
-//! Honest statistics for evaluation results: Wilson score intervals for rates (which behave at 0 %
+//! Honest statistics for measured rates (evaluation results, filter error rates): Wilson score intervals for rates (which behave at 0 %
 //! and 100 % and on small samples, unlike the normal approximation), and agreement between a judge
 //! and human labels (accuracy and Cohen's κ). Pure functions; they never fail on empty input.
 
