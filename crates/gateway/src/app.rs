@@ -425,6 +425,7 @@ pub fn router(gateway: Arc<Gateway>) -> axum::Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/models", get(models))
         .route("/v1/gateway/status", get(status))
+        .route("/v1/gateway/withdrawals", post(withdraw))
         .route("/v1/gateway/appeals", post(file_appeal).get(list_appeals))
         .route("/v1/gateway/appeals/{id}/decision", post(decide_appeal))
         .route("/v1/gateway/reviews", get(list_reviews))
@@ -575,6 +576,41 @@ fn stored(error: warden_store::StoreError) -> GatewayError {
 fn json_body(bytes: &[u8]) -> Result<Value, GatewayError> {
     serde_json::from_slice(bytes)
         .map_err(|e| GatewayError::invalid(format!("the body is not valid JSON: {e}")))
+}
+
+/// Roles that may pull the kill switch over the API.
+const WITHDRAWERS: [&str; 3] = ["admin", "security", "safety-officer"];
+
+/// `POST /v1/gateway/withdrawals {"model", "reason"}`: the kill switch, recorded with the
+/// calling key's person as the operator.
+async fn withdraw(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, GatewayError> {
+    let caller = gateway.authenticate(&headers).await?;
+    if !caller.holds_any(&WITHDRAWERS) {
+        return Err(GatewayError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "withdrawing a model needs a key with the admin, security or safety-officer role",
+        ));
+    }
+    let body = json_body(&body)?;
+    let (Some(model), Some(reason)) = (body["model"].as_str(), body["reason"].as_str()) else {
+        return Err(GatewayError::invalid(
+            "send {\"model\": the model clients name, \"reason\": why, for the record}",
+        ));
+    };
+    let actor = format!("key:{}:{}", caller.key, caller.person);
+    let entry = crate::service::withdraw(&gateway.ledger, model, reason, &actor)
+        .await
+        .map_err(refused)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"model": model, "withdrawn": true, "ledger_index": entry.index})),
+    )
+        .into_response())
 }
 
 /// `POST /v1/gateway/appeals {"user", "message"}`: the calling application files an appeal for

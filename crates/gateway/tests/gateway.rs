@@ -496,10 +496,27 @@ async fn issue_11_withdraw_rollback_restore_and_the_gate(backend: Backend) {
     })
     .await;
 
-    // A restore note cannot be replayed after a second withdrawal.
-    service::withdraw(&ledger, "chat", "again", "local:oncall")
-        .await
-        .unwrap();
+    // A restore note cannot be replayed after a second withdrawal, here pulled over the API by
+    // a security officer (the application's own key may not).
+    let withdraw = |key: String| {
+        gateway
+            .client
+            .post(gateway.url("/v1/gateway/withdrawals"))
+            .bearer_auth(key)
+            .json(&json!({"model": "chat", "reason": "again"}))
+            .send()
+    };
+    assert_eq!(withdraw(gateway.key.clone()).await.unwrap().status(), 403);
+    let (officer, _) = access::create_key(
+        &ledger,
+        "sec-key",
+        Some("sol"),
+        &[Role::Security],
+        "local:test",
+    )
+    .await
+    .unwrap();
+    assert_eq!(withdraw(officer.secret).await.unwrap().status(), 201);
     let replayed = service::restore(&ledger, "chat", "dana", &note, "local:dana").await;
     assert!(
         replayed
