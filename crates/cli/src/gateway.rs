@@ -337,10 +337,10 @@ fn report(global: &Global, value: &Value, text: impl FnOnce() -> String) {
 fn since(hours: u64) -> String {
     let seconds = i64::try_from(hours.saturating_mul(3600)).unwrap_or(i64::MAX);
     let now = jiff::Timestamp::now();
-    now.checked_sub(jiff::SignedDuration::from_secs(seconds))
-        .unwrap_or(jiff::Timestamp::MIN)
-        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    warden_gateway::decision::fixed(
+        now.checked_sub(jiff::SignedDuration::from_secs(seconds))
+            .unwrap_or(jiff::Timestamp::MIN),
+    )
 }
 
 /// Whether `gateway` lists `model` at `/v1/models` (a withdrawn or gate-refused model is not).

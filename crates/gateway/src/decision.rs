@@ -85,8 +85,7 @@ impl Decision {
 
 /// SHA-256 of a text, hex.
 pub fn sha256_hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    warden_core::hex::encode(&Sha256::digest(text.as_bytes()))
 }
 
 /// HMAC-SHA256 (RFC 2104) of `message` under `key`, hex: the end-user pseudonym.
@@ -107,7 +106,7 @@ pub fn pseudonym(key: &[u8], message: &str) -> String {
         .chain_update(pad(0x5c))
         .chain_update(inner)
         .finalize();
-    outer.iter().map(|b| format!("{b:02x}")).collect()
+    warden_core::hex::encode(&outer)
 }
 
 /// The background writer's handle. Cloning shares the writer.
@@ -208,11 +207,15 @@ fn row(decision: &Decision) -> DecisionRow {
     }
 }
 
-/// Fixed-width UTC time (microseconds), so stored text sorts as time.
+/// `time` as fixed-width UTC RFC 3339 with microseconds (the ledger's own form), so stored and
+/// compared text sorts as time.
+pub fn fixed(time: jiff::Timestamp) -> String {
+    format!("{time:.6}")
+}
+
+/// The current time, [`fixed`].
 pub fn now_fixed() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    fixed(jiff::Timestamp::now())
 }
 
 #[cfg(test)]

@@ -29,6 +29,15 @@ impl GatewayError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
+    /// A request a filter blocked: 400 `content_blocked`.
+    pub fn blocked() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "content_blocked",
+            warden_guard::REJECTED,
+        )
+    }
+
     /// OpenAI's error `type` for the status.
     pub fn kind(&self) -> &'static str {
         match self.status {

@@ -233,16 +233,18 @@ pub fn user_key(root: &std::path::Path) -> Result<Vec<u8>, String> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let path = root.join(USER_KEY_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => decode_hex(text.trim()).ok_or_else(|| {
-            format!(
-                "{} is not a hex key; delete it to start a new one",
-                path.display()
-            )
-        }),
+        Ok(text) => warden_core::hex::decode(text.trim())
+            .filter(|key| !key.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "{} is not a hex key; delete it to start a new one",
+                    path.display()
+                )
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = vec![0u8; 32];
             getrandom::getrandom(&mut key).map_err(|e| e.to_string())?;
-            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = warden_core::hex::encode(&key);
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -259,13 +261,3 @@ pub fn user_key(root: &std::path::Path) -> Result<Vec<u8>, String> {
 
 /// The file holding the end-user pseudonym key.
 pub const USER_KEY_FILE: &str = "gateway-users.key";
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || text.is_empty() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}

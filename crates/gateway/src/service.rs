@@ -42,6 +42,38 @@ async fn append(
         .await?)
 }
 
+/// [`append`] once the fold, dry-run on `state` (the ledger as it is now), accepts the record: a
+/// record the replay would reject is refused now, naming it `what` and saying why.
+async fn append_checked(
+    ledger: &Ledger,
+    mut state: ControlState,
+    kind: &str,
+    subject: &str,
+    actor: &str,
+    payload: Value,
+    what: &str,
+) -> Result<SealedEntry, ServiceError> {
+    let payload = countersigned(ledger, kind, subject, payload)?;
+    let before = state.rejected.len();
+    let probe = warden_ledger::entry::Entry {
+        index: state.size,
+        kind: kind.to_owned(),
+        actor: actor.to_owned(),
+        time: warden_ledger::entry::now_rfc3339(),
+        subject: subject.to_owned(),
+        payload: payload.clone(),
+    };
+    state.fold([&probe]);
+    if let Some((_, why)) = state.rejected.get(before) {
+        return Err(ServiceError::Refused(format!(
+            "the {what} would not hold: {why}"
+        )));
+    }
+    Ok(ledger
+        .append(EntryDraft::now(kind, actor, subject, payload))
+        .await?)
+}
+
 /// Stop serving `model` on every gateway that reads this ledger.
 pub async fn withdraw(
     ledger: &Ledger,
@@ -100,25 +132,16 @@ pub async fn restore(
 ) -> Result<SealedEntry, ServiceError> {
     let person = warden_ledger::access::person_id(person);
     let payload = json!({"model": model, "person": person, "note": note});
-    // Dry-run the fold on a copy: a restore the replay would reject is refused now, with why.
-    let mut state = load(ledger).await?;
-    let before = state.rejected.len();
-    let draft_payload = countersigned(ledger, RESTORED, model, payload.clone())?;
-    let probe = warden_ledger::entry::Entry {
-        index: state.size,
-        kind: RESTORED.to_owned(),
-        actor: actor.to_owned(),
-        time: String::new(),
-        subject: model.to_owned(),
-        payload: draft_payload,
-    };
-    state.fold([&probe]);
-    if let Some((_, why)) = state.rejected.get(before) {
-        return Err(ServiceError::Refused(format!(
-            "the restore would not hold: {why}"
-        )));
-    }
-    append(ledger, RESTORED, model, actor, payload).await
+    append_checked(
+        ledger,
+        load(ledger).await?,
+        RESTORED,
+        model,
+        actor,
+        payload,
+        "restore",
+    )
+    .await
 }
 
 /// Route `model` to its known-good version `to` (or back to the configured current version
@@ -211,7 +234,7 @@ pub async fn escalate(
     let until = (step.hours > 0).then(|| {
         jiff::Timestamp::now()
             .checked_add(jiff::SignedDuration::from_hours(i64::from(step.hours)))
-            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .map(crate::decision::fixed)
             .unwrap_or_default()
     });
     append(
@@ -291,7 +314,7 @@ pub async fn decide_appeal(
     person: &str,
     actor: &str,
 ) -> Result<SealedEntry, ServiceError> {
-    let mut state = load(ledger).await?;
+    let state = load(ledger).await?;
     let user = state
         .appeals
         .get(appeal)
@@ -300,21 +323,5 @@ pub async fn decide_appeal(
     let kind = crate::control::APPEAL_DECIDED;
     let payload = json!({"appeal": appeal, "outcome": outcome,
                          "person": warden_ledger::access::person_id(person)});
-    // Dry-run the fold: a decision the replay would reject is refused now, with why.
-    let before = state.rejected.len();
-    let probe = warden_ledger::entry::Entry {
-        index: state.size,
-        kind: kind.to_owned(),
-        actor: actor.to_owned(),
-        time: String::new(),
-        subject: user.clone(),
-        payload: countersigned(ledger, kind, &user, payload.clone())?,
-    };
-    state.fold([&probe]);
-    if let Some((_, why)) = state.rejected.get(before) {
-        return Err(ServiceError::Refused(format!(
-            "the decision would not hold: {why}"
-        )));
-    }
-    append(ledger, kind, &user, actor, payload).await
+    append_checked(ledger, state, kind, &user, actor, payload, "decision").await
 }

@@ -39,17 +39,23 @@ impl Upstream {
         Ok(Self { client, timeout })
     }
 
-    fn request(&self, version: &VersionConfig, path: &str) -> reqwest::RequestBuilder {
+    /// A request to `path` under the version's base URL, with its API key if it has one.
+    fn request(
+        &self,
+        method: reqwest::Method,
+        version: &VersionConfig,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
         let url = format!("{}/{path}", version.upstream.trim_end_matches('/'));
-        let mut request = self.client.post(url);
-        if let Some(key) = version
+        let request = self.client.request(method, url);
+        match version
             .api_key_env
             .as_deref()
             .and_then(|name| std::env::var(name).ok())
         {
-            request = request.bearer_auth(key);
+            Some(key) => request.bearer_auth(key),
+            None => request,
         }
-        request
     }
 
     fn seconds(&self) -> u64 {
@@ -64,16 +70,14 @@ impl Upstream {
         }
     }
 
-    /// A non-streamed chat completion.
-    pub async fn complete(
+    /// Send `request` and read the whole answer as JSON; `what` names it in errors.
+    async fn json(
         &self,
-        version: &VersionConfig,
-        body: &Value,
+        request: reqwest::RequestBuilder,
+        what: &str,
     ) -> Result<Value, UpstreamError> {
-        let response = self
-            .request(version, "chat/completions")
+        let response = request
             .timeout(self.timeout)
-            .json(body)
             .send()
             .await
             .map_err(|e| self.failed(&e))?;
@@ -85,7 +89,20 @@ impl Upstream {
                 message: error_message(&bytes),
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| UpstreamError::Broken(format!("not JSON ({e})")))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| UpstreamError::Broken(format!("{what} is not JSON ({e})")))
+    }
+
+    /// A non-streamed chat completion.
+    pub async fn complete(
+        &self,
+        version: &VersionConfig,
+        body: &Value,
+    ) -> Result<Value, UpstreamError> {
+        let request = self
+            .request(reqwest::Method::POST, version, "chat/completions")
+            .json(body);
+        self.json(request, "the answer").await
     }
 
     /// Open a streamed chat completion; read events with [`EventStream::next`].
@@ -94,13 +111,13 @@ impl Upstream {
         version: &VersionConfig,
         body: &Value,
     ) -> Result<EventStream, UpstreamError> {
-        let response = tokio::time::timeout(
-            self.timeout,
-            self.request(version, "chat/completions").json(body).send(),
-        )
-        .await
-        .map_err(|_| UpstreamError::Timeout(self.seconds()))?
-        .map_err(|e| self.failed(&e))?;
+        let request = self
+            .request(reqwest::Method::POST, version, "chat/completions")
+            .json(body);
+        let response = tokio::time::timeout(self.timeout, request.send())
+            .await
+            .map_err(|_| UpstreamError::Timeout(self.seconds()))?
+            .map_err(|e| self.failed(&e))?;
         let status = response.status();
         if !status.is_success() {
             let bytes = response.bytes().await.unwrap_or_default();
@@ -119,26 +136,8 @@ impl Upstream {
 
     /// The model ids an upstream lists at `GET {base}/models`.
     pub async fn models(&self, version: &VersionConfig) -> Result<Vec<String>, UpstreamError> {
-        let url = format!("{}/models", version.upstream.trim_end_matches('/'));
-        let mut request = self.client.get(url).timeout(self.timeout);
-        if let Some(key) = version
-            .api_key_env
-            .as_deref()
-            .and_then(|name| std::env::var(name).ok())
-        {
-            request = request.bearer_auth(key);
-        }
-        let response = request.send().await.map_err(|e| self.failed(&e))?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| self.failed(&e))?;
-        if !status.is_success() {
-            return Err(UpstreamError::Status {
-                status: status.as_u16(),
-                message: error_message(&bytes),
-            });
-        }
-        let list: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| UpstreamError::Broken(format!("model list is not JSON ({e})")))?;
+        let request = self.request(reqwest::Method::GET, version, "models");
+        let list = self.json(request, "the model list").await?;
         Ok(list["data"]
             .as_array()
             .into_iter()

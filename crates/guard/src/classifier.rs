@@ -374,8 +374,7 @@ impl Classifier {
             hasher.update(weight.to_bits().to_le_bytes());
         }
         let digest = hasher.finalize();
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
+        format!("sha256:{}", warden_core::hex::encode(&digest))
     }
 
     /// The model file: compact JSON on one line.

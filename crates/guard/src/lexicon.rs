@@ -244,11 +244,7 @@ impl LexiconBuilder {
 
     /// Compile the lexicon named `name`.
     pub fn build(self, name: &str) -> Result<Lexicon, LexiconError> {
-        let digest = self.hasher.finalize();
-        let mut version = String::with_capacity(16);
-        for byte in &digest[..8] {
-            let _ = write!(version, "{byte:02x}");
-        }
+        let version = warden_core::hex::encode(&self.hasher.finalize()[..8]);
         let mut lexicon = Lexicon {
             name: name.to_owned(),
             version,

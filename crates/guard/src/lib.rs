@@ -23,4 +23,4 @@ pub mod scan;
 
 pub use lexicon::{Lexicon, LexiconBuilder, LexiconError, Tier};
 pub use policy::{Action, Finding, Policy, Verdict};
-pub use scan::{Checked, Guard, Hold, StreamScan, StreamStep};
+pub use scan::{Checked, Guard, Hold, REFUSAL, REJECTED, STOPPED, StreamScan, StreamStep};

@@ -143,6 +143,16 @@ impl Guard {
     }
 }
 
+/// The text a client gets in place of a blocked answer, wherever it is served.
+pub const REFUSAL: &str = "抱歉，这个请求的回答包含不能提供的内容。Sorry, the answer to this request contains content that cannot be provided.";
+
+/// The message of the error that refuses a request a filter blocked.
+pub const REJECTED: &str = "the request contains content this service does not accept";
+
+/// The message of the error that ends a stream stopped by a filter.
+pub const STOPPED: &str =
+    "the answer was stopped: it contains content this service does not provide";
+
 /// The policy category (and filter name) of the trained classifier's findings.
 pub const CLASSIFIER: &str = "classifier";
 

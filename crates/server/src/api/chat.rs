@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, mpsc};
-use warden_guard::{Action, Guard, Hold, StreamStep};
+use warden_guard::{Action, Guard, Hold, REFUSAL, REJECTED, STOPPED, StreamStep};
 use warden_runtime::sampling::{Sampler, SamplingParams};
 use warden_runtime::template::ChatMessage;
 use warden_runtime::{Completion, FinishReason, Runtime, RuntimeError};
@@ -247,9 +247,6 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The text a client gets in place of a blocked answer.
-pub const REFUSAL: &str = "抱歉，这个请求的回答包含不能提供的内容。Sorry, the answer to this request contains content that cannot be provided.";
-
 /// Sets the flag when dropped: the request future is dropped when its client goes away.
 struct CancelOnDrop(Arc<AtomicBool>);
 
@@ -286,7 +283,7 @@ pub async fn completions(
                     return Err(ApiError::new(
                         StatusCode::BAD_REQUEST,
                         "content_blocked",
-                        "the request contains content this service does not accept",
+                        REJECTED,
                     ));
                 }
                 Action::Redact => message.content = checked.text,
@@ -417,7 +414,7 @@ pub async fn completions(
                 Some("content_filter"),
             )));
             let _ = sender.blocking_send(Ok(Event::default().data(
-                json!({"error": {"message": "the answer was stopped: it contains content this service does not provide", "type": "invalid_request_error", "code": "content_blocked"}}).to_string(),
+                json!({"error": {"message": STOPPED, "type": "invalid_request_error", "code": "content_blocked"}}).to_string(),
             )));
             return;
         }
