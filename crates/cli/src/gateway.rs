@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 use warden_gateway::config::RouteConfig;
 use warden_gateway::service::{self, ServiceError};
 use warden_guard::lexicon::REFERENCE_TOTAL;
+use warden_ledger::Ledger;
+use warden_ledger::entry::SealedEntry;
+use warden_ledger::note::NoteSigner;
 
 use crate::args::{GatewayArgs, GatewayCommand, GatewayRun, Global, GuardCommand};
 use crate::commands::{local_actor, print_json};
@@ -49,13 +52,8 @@ pub async fn run(global: &Global, args: GatewayArgs) -> Result<u8, Failure> {
             );
         }
         GatewayCommand::Restore { model, signing_key } => {
-            let signer = crate::signer::read_signing_key(&signing_key)?;
-            let person = crate::signer::registered_person(&ledger.access_state().await?, &signer)?;
-            let text = service::restore_text(ledger, &model, &person).await?;
-            let note = signer.sign(&text).map_err(Failure::environment)?;
-            let entry =
-                service::restore(ledger, &model, &person, &note, &format!("person:{person}"))
-                    .await?;
+            let (signer, person) = signer_and_person(ledger, &signing_key).await?;
+            let entry = signed_restore(ledger, &model, &signer, &person).await?;
             report(
                 global,
                 &json!({"model": model, "restored": true, "person": person, "ledger_index": entry.index}),
@@ -226,8 +224,7 @@ pub async fn run(global: &Global, args: GatewayArgs) -> Result<u8, Failure> {
             outcome,
             signing_key,
         } => {
-            let signer = crate::signer::read_signing_key(&signing_key)?;
-            let person = crate::signer::registered_person(&ledger.access_state().await?, &signer)?;
+            let (_, person) = signer_and_person(ledger, &signing_key).await?;
             let entry =
                 service::decide_appeal(ledger, &id, &outcome, &person, &format!("person:{person}"))
                     .await?;
@@ -284,8 +281,7 @@ pub async fn run(global: &Global, args: GatewayArgs) -> Result<u8, Failure> {
             key,
             signing_key,
         } => {
-            let signer = crate::signer::read_signing_key(&signing_key)?;
-            let person = crate::signer::registered_person(&ledger.access_state().await?, &signer)?;
+            let (signer, person) = signer_and_person(ledger, &signing_key).await?;
             let client = reqwest::Client::new();
             for gateway in &gateways {
                 if !listed(&client, gateway, &key, &model).await? {
@@ -297,9 +293,7 @@ pub async fn run(global: &Global, args: GatewayArgs) -> Result<u8, Failure> {
             let entry =
                 service::withdraw(ledger, &model, "kill-switch drill", &local_actor(None)).await?;
             let refused = wait_all(&client, &gateways, &key, &model, false).await?;
-            let text = service::restore_text(ledger, &model, &person).await?;
-            let note = signer.sign(&text).map_err(Failure::environment)?;
-            service::restore(ledger, &model, &person, &note, &format!("person:{person}")).await?;
+            signed_restore(ledger, &model, &signer, &person).await?;
             let served = wait_all(&client, &gateways, &key, &model, true).await?;
             let measured = json!({"gateways": gateways, "withdrawn_at": entry.index, "ms_until_refused": refused, "ms_until_served_again": served});
             let drill = service::record_drill(
@@ -323,6 +317,25 @@ pub async fn run(global: &Global, args: GatewayArgs) -> Result<u8, Failure> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The signing key at `path` and the person the ledger registered it to.
+async fn signer_and_person(ledger: &Ledger, path: &Path) -> Result<(NoteSigner, String), Failure> {
+    let signer = crate::signer::read_signing_key(path)?;
+    let person = crate::signer::registered_person(&ledger.access_state().await?, &signer)?;
+    Ok((signer, person))
+}
+
+/// Lift a withdrawal with `person`'s signed statement.
+async fn signed_restore(
+    ledger: &Ledger,
+    model: &str,
+    signer: &NoteSigner,
+    person: &str,
+) -> Result<SealedEntry, Failure> {
+    let text = service::restore_text(ledger, model, person).await?;
+    let note = signer.sign(&text).map_err(Failure::environment)?;
+    Ok(service::restore(ledger, model, person, &note, &format!("person:{person}")).await?)
 }
 
 fn report(global: &Global, value: &Value, text: impl FnOnce() -> String) {

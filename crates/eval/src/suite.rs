@@ -138,6 +138,25 @@ impl Item {
             .map(|m| m.content.as_str())
     }
 
+    /// Every message's content, one per line: the text a prompt filter sees.
+    pub fn messages_text(&self) -> String {
+        self.messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The number that ends the id (`xstest-17` is 17; 0 when there is none): splits by its
+    /// parity are stable held-out halves of a shipped suite.
+    pub fn id_number(&self) -> u64 {
+        self.id
+            .rsplit('-')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// Checks the item on its own; the error says what is wrong and how to fix it.
     pub fn validate(&self) -> Result<(), String> {
         if self.id.trim().is_empty() {

@@ -674,6 +674,19 @@ async fn list_appeals(
     Ok(Json(json!({"appeals": appeals})))
 }
 
+/// The string field `field` of a request body, which must be one of `allowed`.
+fn one_of<'a>(body: &'a Value, field: &str, allowed: [&str; 2]) -> Result<&'a str, GatewayError> {
+    body[field]
+        .as_str()
+        .filter(|value| allowed.contains(value))
+        .ok_or_else(|| {
+            GatewayError::invalid(format!(
+                "`{field}` must be \"{}\" or \"{}\"",
+                allowed[0], allowed[1]
+            ))
+        })
+}
+
 /// `POST /v1/gateway/appeals/{id}/decision {"outcome": "upheld" | "overturned"}`.
 async fn decide_appeal(
     State(gateway): State<Arc<Gateway>>,
@@ -683,10 +696,7 @@ async fn decide_appeal(
 ) -> Result<Json<Value>, GatewayError> {
     let caller = reviewer(&gateway, &headers).await?;
     let body = json_body(&body)?;
-    let outcome = body["outcome"]
-        .as_str()
-        .filter(|o| matches!(*o, "upheld" | "overturned"))
-        .ok_or_else(|| GatewayError::invalid("`outcome` must be \"upheld\" or \"overturned\""))?;
+    let outcome = one_of(&body, "outcome", ["upheld", "overturned"])?;
     let entry = crate::service::decide_appeal(
         &gateway.ledger,
         &id,
@@ -735,10 +745,7 @@ async fn label_review(
 ) -> Result<Json<Value>, GatewayError> {
     let caller = reviewer(&gateway, &headers).await?;
     let body = json_body(&body)?;
-    let label = body["label"]
-        .as_str()
-        .filter(|l| matches!(*l, "harmful" | "benign"))
-        .ok_or_else(|| GatewayError::invalid("`label` must be \"harmful\" or \"benign\""))?;
+    let label = one_of(&body, "label", ["harmful", "benign"])?;
     let found = gateway
         .store
         .label_review(&id, label, &caller.person, &now_fixed())

@@ -9,13 +9,14 @@ use async_trait::async_trait;
 use warden_store::{Db, StoreError};
 
 /// One stored decision. `record` is the JSON [`crate::decision::Decision`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct DecisionRow {
     pub id: String,
     /// UTC RFC 3339 with a fixed width, so text order is time order.
     pub at: String,
     pub model: String,
     /// The end user's pseudonym.
+    #[sqlx(rename = "user_ref")]
     pub user: Option<String>,
     pub action: String,
     pub status: i64,
@@ -23,7 +24,7 @@ pub struct DecisionRow {
 }
 
 /// One sampled request in the review queue.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct ReviewRow {
     pub decision_id: String,
     pub sampled_at: String,
@@ -130,7 +131,7 @@ macro_rules! impl_decision_store {
                 since: &str,
                 limit: i64,
             ) -> Result<Vec<$crate::store::DecisionRow>, StoreError> {
-                let rows = sqlx::query(
+                sqlx::query_as(
                     "SELECT id, at, model, user_ref, action, status, record FROM guard_decisions \
                      WHERE at >= $1 ORDER BY at DESC, id DESC LIMIT $2",
                 )
@@ -138,20 +139,7 @@ macro_rules! impl_decision_store {
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await
-                .map_err(err)?;
-                rows.iter()
-                    .map(|row| {
-                        Ok($crate::store::DecisionRow {
-                            id: row.try_get("id").map_err(err)?,
-                            at: row.try_get("at").map_err(err)?,
-                            model: row.try_get("model").map_err(err)?,
-                            user: row.try_get("user_ref").map_err(err)?,
-                            action: row.try_get("action").map_err(err)?,
-                            status: row.try_get("status").map_err(err)?,
-                            record: row.try_get("record").map_err(err)?,
-                        })
-                    })
-                    .collect()
+                .map_err(err)
             }
 
             async fn prune_decisions(&self, before: &str) -> Result<u64, StoreError> {
@@ -181,23 +169,14 @@ macro_rules! impl_decision_store {
                 user: &str,
                 since: &str,
             ) -> Result<Vec<(String, String, String)>, StoreError> {
-                let rows = sqlx::query(
+                sqlx::query_as(
                     "SELECT id, at, action FROM guard_decisions WHERE user_ref = $1 AND at >= $2",
                 )
                 .bind(user)
                 .bind(since)
                 .fetch_all(&self.pool)
                 .await
-                .map_err(err)?;
-                rows.iter()
-                    .map(|row| {
-                        Ok((
-                            row.try_get("id").map_err(err)?,
-                            row.try_get("at").map_err(err)?,
-                            row.try_get("action").map_err(err)?,
-                        ))
-                    })
-                    .collect()
+                .map_err(err)
             }
 
             async fn put_appeal(
@@ -260,31 +239,17 @@ macro_rules! impl_decision_store {
                 pending: bool,
                 limit: i64,
             ) -> Result<Vec<$crate::store::ReviewRow>, StoreError> {
-                let rows = sqlx::query(if pending {
+                // `pending` keeps only unlabelled rows; otherwise every row.
+                sqlx::query_as(
                     "SELECT decision_id, sampled_at, stratum, filters, content, label, reviewer, labelled_at \
-                     FROM guard_reviews WHERE label IS NULL ORDER BY sampled_at, decision_id LIMIT $1"
-                } else {
-                    "SELECT decision_id, sampled_at, stratum, filters, content, label, reviewer, labelled_at \
-                     FROM guard_reviews ORDER BY sampled_at, decision_id LIMIT $1"
-                })
+                     FROM guard_reviews WHERE label IS NULL OR NOT $1 \
+                     ORDER BY sampled_at, decision_id LIMIT $2",
+                )
+                .bind(pending)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await
-                .map_err(err)?;
-                rows.iter()
-                    .map(|row| {
-                        Ok($crate::store::ReviewRow {
-                            decision_id: row.try_get("decision_id").map_err(err)?,
-                            sampled_at: row.try_get("sampled_at").map_err(err)?,
-                            stratum: row.try_get("stratum").map_err(err)?,
-                            filters: row.try_get("filters").map_err(err)?,
-                            content: row.try_get("content").map_err(err)?,
-                            label: row.try_get("label").map_err(err)?,
-                            reviewer: row.try_get("reviewer").map_err(err)?,
-                            labelled_at: row.try_get("labelled_at").map_err(err)?,
-                        })
-                    })
-                    .collect()
+                .map_err(err)
             }
 
             async fn label_review(

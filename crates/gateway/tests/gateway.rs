@@ -894,6 +894,13 @@ async fn issue_11_abuse_escalates_users_appeal_and_tiers_limit_them(backend: Bac
             .iter()
             .any(|r| r.label.as_deref() == Some("harmful"))
     );
+    let pending = stopped.reviews(true, 1000).await.unwrap();
+    assert_eq!(
+        pending.len(),
+        labelled.len() - 1,
+        "the labelled row left the queue"
+    );
+    assert!(pending.iter().all(|r| r.label.is_none()));
 }
 
 warden_store::on_both_databases!(

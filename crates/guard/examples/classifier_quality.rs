@@ -24,21 +24,6 @@ use warden_eval::builtin::load_builtin;
 use warden_eval::suite::Item;
 use warden_guard::classifier::{Classifier, TrainOptions};
 
-fn text(item: &Item) -> String {
-    item.messages
-        .iter()
-        .map(|m| m.content.as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn number(id: &str) -> u64 {
-    id.rsplit('-')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Wilson score interval for k of n at 95 %.
 fn wilson(k: usize, n: usize) -> (f64, f64) {
     let rate = warden_core::stats::wilson(k as u64, n as u64, warden_core::stats::Z95);
@@ -189,7 +174,7 @@ fn main() {
         items
             .iter()
             .filter(|i| harmful.is_none_or(|h| i.category.starts_with("contrast_") == h))
-            .map(|i| (number(&i.id), text(i)))
+            .map(|i| (i.id_number(), i.messages_text()))
             .collect()
     };
     let xs_unsafe = numbered(&xstest.items, Some(true));
@@ -203,7 +188,7 @@ fn main() {
         .expect("cvalues")
         .items
         .iter()
-        .map(text)
+        .map(Item::messages_text)
         .collect();
     // The Do-Not-Answer question, without the multiple-choice framing around it.
     let dna: Vec<String> = load_builtin("dna-mc")
@@ -211,7 +196,7 @@ fn main() {
         .items
         .iter()
         .filter_map(|i| {
-            text(i)
+            i.messages_text()
                 .split_once("Question: ")
                 .map(|(_, q)| q.trim().to_owned())
         })

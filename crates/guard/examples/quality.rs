@@ -19,21 +19,6 @@ use warden_eval::builtin::load_builtin;
 use warden_eval::suite::Item;
 use warden_guard::{Action, Guard, Lexicon, Policy, Tier};
 
-fn text(item: &Item) -> String {
-    item.messages
-        .iter()
-        .map(|m| m.content.as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn number(id: &str) -> u64 {
-    id.rsplit('-')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Wilson score interval for k of n at 95 %.
 fn wilson(k: usize, n: usize) -> (f64, f64) {
     let rate = warden_core::stats::wilson(k as u64, n as u64, warden_core::stats::Z95);
@@ -118,30 +103,30 @@ fn main() {
         xstest
             .items
             .iter()
-            .filter(|i| !i.category.starts_with("contrast_") && number(&i.id) % 2 == parity)
-            .map(text)
+            .filter(|i| !i.category.starts_with("contrast_") && i.id_number() % 2 == parity)
+            .map(Item::messages_text)
             .collect()
     };
     let unsafe_en: Vec<String> = xstest
         .items
         .iter()
         .filter(|i| i.category.starts_with("contrast_"))
-        .map(text)
+        .map(Item::messages_text)
         .collect();
     let safetybench = load_builtin("safetybench-zh").expect("safetybench");
     let benign_zh = |parity: u64| -> Vec<String> {
         safetybench
             .items
             .iter()
-            .filter(|i| number(&i.id) % 2 == parity)
-            .map(text)
+            .filter(|i| i.id_number() % 2 == parity)
+            .map(Item::messages_text)
             .collect()
     };
     let flames: Vec<String> = load_builtin("flames")
         .expect("flames")
         .items
         .iter()
-        .map(text)
+        .map(Item::messages_text)
         .collect();
     println!("held out");
     row("  XSTest unsafe (harmful, en)", &rates(&guard, &unsafe_en));

@@ -20,13 +20,6 @@ fn text(item: &Item) -> String {
     text.join("\n")
 }
 
-fn number(id: &str) -> u64 {
-    id.rsplit('-')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Benign texts with even (`activation`) or odd (held-out) ids.
 fn benign(activation: bool) -> Vec<String> {
     let parity = u64::from(!activation);
@@ -35,7 +28,7 @@ fn benign(activation: bool) -> Vec<String> {
         let loaded = load_builtin(suite).unwrap_or_else(|e| panic!("{suite}: {e}"));
         for item in &loaded.items {
             let safe = suite != "xstest" || !item.category.starts_with("contrast_");
-            if safe && number(&item.id) % 2 == parity {
+            if safe && item.id_number() % 2 == parity {
                 texts.push(text(item));
             }
         }
