@@ -290,7 +290,14 @@ fn eval_suites_lists_the_shipped_suites_and_checks_user_files() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    for name in ["xstest", "safetybench-zh", "flames", "cvalues", "fine"] {
+    for name in [
+        "xstest",
+        "safetybench-zh",
+        "flames",
+        "cvalues",
+        "fine",
+        "gbt45654-refusal",
+    ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
     let file = home.dir.path().join("mine.jsonl");

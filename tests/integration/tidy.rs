@@ -85,7 +85,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("warden-runtime", &["warden-core", "warden-gguf"]),
     (
         "warden-eval",
-        &["warden-core", "warden-ledger", "warden-net", "warden-store"],
+        &[
+            "warden-core",
+            "warden-guard",
+            "warden-ledger",
+            "warden-net",
+            "warden-store",
+        ],
     ),
     (
         "warden-gate",

@@ -399,6 +399,31 @@ pub enum EvalCommand {
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
     },
+    /// List a run's samples: prompt, answer, scorer and verdict (the evidence behind a report).
+    Samples {
+        /// The run id (`warden eval runs` lists them).
+        id: String,
+        /// Only samples with this outcome.
+        #[arg(long, value_enum)]
+        outcome: Option<SampleOutcome>,
+        /// Only samples of this category (as the report names it).
+        #[arg(long)]
+        category: Option<String>,
+        /// table (terminal, texts clipped) or jsonl (one JSON object per sample, texts whole).
+        #[arg(long, value_enum, default_value = "table")]
+        format: SampleFormat,
+    },
+    /// Items whose outcome changed between two runs (e.g. two checkpoints of a series), matched
+    /// by item id and epoch.
+    Diff {
+        /// The earlier run.
+        first: String,
+        /// The later run.
+        second: String,
+        /// table (terminal, texts clipped) or jsonl (one JSON object per changed item).
+        #[arg(long, value_enum, default_value = "table")]
+        format: SampleFormat,
+    },
     /// List the runs in this home, newest first.
     Runs,
     /// Pass rates per checkpoint of a model series (runs made with --series).
@@ -429,6 +454,13 @@ pub enum EvalCommand {
         concurrency: usize,
         #[command(flatten)]
         model: ModelArgs,
+    },
+    /// Train the refusal detector's classifier on every embedded labelled completion and write
+    /// it with its provenance (`FILE` and `FILE.provenance.json`): how the shipped model is made.
+    TrainRefusal {
+        /// Where to write the model.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Attacker-driven red teaming: PAIR (refine one prompt) or crescendo (escalate over turns)
     /// against the should-refuse items of a suite, each goal under a query and token budget.
@@ -472,6 +504,9 @@ pub enum EvalCommand {
         /// Goals attacked at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// The run's id (default: generated); the run and every attempt are kept under it.
+        #[arg(long)]
+        run_id: Option<String>,
         #[command(flatten)]
         model: ModelArgs,
     },
@@ -516,6 +551,21 @@ pub struct ComplianceArgs {
 pub enum AttackMethod {
     Pair,
     Crescendo,
+}
+
+/// Which samples `warden eval samples` lists.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SampleOutcome {
+    Pass,
+    Fail,
+    Error,
+}
+
+/// How samples are printed.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SampleFormat {
+    Table,
+    Jsonl,
 }
 
 /// Report formats.

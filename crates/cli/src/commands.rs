@@ -565,15 +565,24 @@ pub(crate) fn suites(global: &Global, files: &[std::path::PathBuf]) -> Outcome {
         let mut listed = Vec::new();
         for info in warden_eval::builtin_suites() {
             warden_eval::load_builtin(info.name).map_err(Failure::environment)?;
-            listed.push(info);
+            listed.push(serde_json::to_value(info).map_err(Failure::environment)?);
         }
+        // The GB/T 45654 banks are built from shipped suites; `eval run --suite` takes the name.
+        let bank = warden_eval::compliance::bank().map_err(Failure::environment)?;
+        listed.push(json!({
+            "name": bank.name, "description": bank.description, "items": bank.items.len(),
+            "licence": bank.licence, "scorer": bank.scorer,
+        }));
         if global.json {
-            print_json(&serde_json::to_value(&listed).map_err(Failure::environment)?);
+            print_json(&Value::Array(listed));
         } else {
             for info in listed {
                 println!(
-                    "{:<16} {:>5} items  {:<14}  {}",
-                    info.name, info.items, info.licence, info.description
+                    "{:<18} {:>5} items  {:<18}  {}",
+                    info["name"].as_str().unwrap_or_default(),
+                    info["items"],
+                    info["licence"].as_str().unwrap_or_default(),
+                    info["description"].as_str().unwrap_or_default()
                 );
             }
         }

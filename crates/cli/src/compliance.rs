@@ -86,16 +86,12 @@ pub async fn run(global: &Global, args: &ComplianceArgs) -> Result<u8, Failure> 
         &planned,
         Arc::clone(&connected.target),
         None,
-        &Bar::new(),
+        &Bar::new("calls"),
         &local_actor(None),
         Some(&home.root().join("eval-journal")),
     )
     .await?;
-    let samples = eval_store.eval_samples(&id).await?;
-    let samples: Vec<run::Sample> = samples
-        .iter()
-        .filter_map(|s| serde_json::from_str(&s.record).ok())
-        .collect();
+    let samples = run::stored_samples(eval_store.as_ref(), &id).await?;
     let assessment = compliance::assess(&id, &bank, &samples);
     if global.json || format == ReportFormat::Json {
         print_json(&serde_json::to_value(&assessment).map_err(Failure::environment)?);

@@ -39,6 +39,17 @@ pub async fn run(global: &Global, command: EvalCommand) -> Outcome {
         EvalCommand::Run(args) => eval_run(global, *args).await,
         EvalCommand::Report { id, format } => show_report(global, &id, format).await,
         EvalCommand::Runs => runs(global).await,
+        EvalCommand::Samples {
+            id,
+            outcome,
+            category,
+            format,
+        } => crate::samples::samples(global, &id, outcome, category.as_deref(), format).await,
+        EvalCommand::Diff {
+            first,
+            second,
+            format,
+        } => crate::samples::diff(global, &first, &second, format).await,
         EvalCommand::Trend { series, format } => trend(global, &series, format).await,
         EvalCommand::Calibrate {
             judge_target,
@@ -67,6 +78,7 @@ pub async fn run(global: &Global, command: EvalCommand) -> Outcome {
                 judge.as_ref().map(|j| j.target.as_ref()),
                 limit,
                 concurrency,
+                &Bar::new("judge calls"),
             )
             .await
             .map_err(Failure::environment)?;
@@ -91,6 +103,7 @@ pub async fn run(global: &Global, command: EvalCommand) -> Outcome {
             max_tokens,
             max_turns,
             concurrency,
+            run_id,
             model,
         } => {
             let attacker = TargetArgs {
@@ -120,12 +133,14 @@ pub async fn run(global: &Global, command: EvalCommand) -> Outcome {
                     },
                     max_turns,
                     concurrency,
+                    run_id,
                 },
                 &model,
             )
             .await
         }
         EvalCommand::Compliance(args) => crate::compliance::run(global, &args).await,
+        EvalCommand::TrainRefusal { out } => train_refusal(global, &out),
     }
 }
 
@@ -218,6 +233,75 @@ pub(crate) async fn connect(args: &TargetArgs, model: &ModelArgs) -> Result<Conn
     })
 }
 
+/// `warden eval train-refusal --out FILE`.
+fn train_refusal(global: &Global, out: &std::path::Path) -> Outcome {
+    use warden_eval::refusal;
+    let items = warden_eval::calibrate::labelled_completions().map_err(Failure::environment)?;
+    let all: Vec<&warden_eval::calibrate::LabelledCompletion> = items.iter().collect();
+    let examples = refusal::examples(&all);
+    // Say what the data look like before fitting: a bad set is refused here, warnings shown.
+    let check = refusal::check_data(&examples).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    eprintln!(
+        "warden: {} examples, {} refusals, {} compliances, {} duplicates, {} conflicting texts",
+        check.examples, check.refusals, check.compliances, check.duplicates, check.conflicts
+    );
+    for warning in &check.warnings {
+        eprintln!("warden: warning: {warning}");
+    }
+    let (model, _) = refusal::train(&all).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    let options = refusal::options();
+    let provenance = refusal::Provenance {
+        model: model.version().to_owned(),
+        trained_on: warden_eval::calibrate::labelled_files()
+            .into_iter()
+            .map(|(path, sha256, source_model)| refusal::TrainingFile {
+                path: format!("crates/eval/data/{path}"),
+                sha256: sha256.to_owned(),
+                source_model: source_model.to_owned(),
+                licence: "prompts CC-BY-4.0 (XSTest); completions under the model provider's terms"
+                    .to_owned(),
+            })
+            .collect(),
+        examples: check.examples,
+        refusals: check.refusals,
+        compliances: check.compliances,
+        window_chars: refusal::WINDOW,
+        features: format!(
+            "character {}..={}-grams, 2^{} hashed buckets",
+            options.features.min_n, options.features.max_n, options.features.bits
+        ),
+        epochs: options.epochs,
+        command: "warden eval train-refusal --out crates/eval/data/refusal/refusal-classifier.json"
+            .to_owned(),
+    };
+    let write = |path: &std::path::Path, text: String| {
+        std::fs::write(path, text).map_err(|e| {
+            Failure::environment(anyhow::anyhow!("cannot write {}: {e}", path.display()))
+        })
+    };
+    write(out, format!("{}\n", model.to_json()))?;
+    let mut sidecar = out.as_os_str().to_owned();
+    sidecar.push(".provenance.json");
+    let provenance_json =
+        serde_json::to_string_pretty(&provenance).map_err(Failure::environment)?;
+    write(
+        std::path::Path::new(&sidecar),
+        format!("{provenance_json}\n"),
+    )?;
+    if global.json {
+        print_json(&serde_json::to_value(&provenance).map_err(Failure::environment)?);
+    } else {
+        println!(
+            "{}: {} ({} weights), trained on {} examples",
+            out.display(),
+            model.version(),
+            model.weights_len(),
+            check.examples
+        );
+    }
+    Ok(exit::OK)
+}
+
 /// A shipped suite by name, else a JSONL file by path.
 pub(crate) fn load_suite(name: &str) -> Result<Suite, Failure> {
     if name == warden_eval::compliance::SUITE_NAME {
@@ -274,7 +358,7 @@ fn transform(name: &str, item: &warden_eval::Item, suite: &Suite) -> Option<ward
     warden_eval::attack::transform::apply(transform, item, suite)
 }
 
-fn new_run_id(suite: &str) -> String {
+pub(crate) fn new_run_id(suite: &str) -> String {
     let stem: String = std::path::Path::new(suite)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -424,7 +508,7 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
         },
         connected.target.id()
     );
-    let progress = Bar::new();
+    let progress = Bar::new("calls");
     let finished = run::run_suite(
         &ledger,
         Arc::clone(&eval_store),
@@ -444,13 +528,15 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
         finished.report.run.status, finished.sent, finished.cached, finished.ledger_index
     );
     print_report(
+        eval_store.as_ref(),
         &finished.report,
         if global.json {
             ReportFormat::Json
         } else {
             args.format
         },
-    )?;
+    )
+    .await?;
     if finished.report.run.status == "failed" {
         let scored = finished.report.pass + finished.report.fail + finished.report.error;
         eprintln!(
@@ -462,13 +548,20 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
     Ok(exit::OK)
 }
 
-fn print_report(report: &Report, format: ReportFormat) -> Result<(), Failure> {
+async fn print_report(
+    store: &dyn warden_eval::store::EvalStore,
+    report: &Report,
+    format: ReportFormat,
+) -> Result<(), Failure> {
     match format {
         ReportFormat::Json => {
             print_json(&serde_json::to_value(report).map_err(Failure::environment)?);
         }
         ReportFormat::Md => print!("{}", report::to_markdown(report)),
-        ReportFormat::Html => print!("{}", report::to_html(report)),
+        ReportFormat::Html => {
+            let samples = run::stored_samples(store, &report.run.id).await?;
+            print!("{}", report::to_html(report, &samples));
+        }
     }
     Ok(())
 }
@@ -506,24 +599,34 @@ async fn show_report(global: &Global, id: &str, format: ReportFormat) -> Outcome
         )));
     };
     print_report(
+        eval_store.as_ref(),
         &report,
         if global.json {
             ReportFormat::Json
         } else {
             format
         },
-    )?;
+    )
+    .await?;
     Ok(exit::OK)
 }
 
 async fn runs(global: &Global) -> Outcome {
     let (
-        _home,
+        home,
         warden_home::Stores {
             eval: eval_store, ..
         },
     ) = crate::commands::open_stores(global).await?;
-    let runs = eval_store.eval_runs().await?;
+    let mut runs = eval_store.eval_runs().await?;
+    let journal_dir = home.root().join("eval-journal");
+    // A run stored as running that no process holds was killed or crashed: say so, and how to
+    // go on, rather than show it running forever.
+    for run in &mut runs {
+        if run.status == "running" && !run::is_live(&journal_dir, &run.id) {
+            run.status = "interrupted".into();
+        }
+    }
     if global.json {
         let rows: Vec<Value> = runs
             .iter()
@@ -534,11 +637,14 @@ async fn runs(global: &Global) -> Outcome {
             .collect();
         print_json(&Value::Array(rows));
     } else {
-        for r in runs {
+        for r in &runs {
             println!(
-                "{:<28} {:<9} {:<16} {}  {}",
+                "{:<28} {:<11} {:<16} {}  {}",
                 r.id, r.status, r.suite, r.created_at, r.target
             );
+        }
+        if runs.iter().any(|r| r.status == "interrupted") {
+            eprintln!("warden: interrupted runs go on with `warden eval run --resume ID`");
         }
     }
     Ok(exit::OK)
@@ -588,38 +694,79 @@ async fn trend(global: &Global, series: &str, format: ReportFormat) -> Outcome {
         "| checkpoint | suite | run | pass rate | 95 % CI | harmful compliance | benign refusal | errors |"
     );
     println!("|---|---|---|---|---|---|---|---|");
+    let percent = |rate: f64, of: u64| {
+        if of == 0 {
+            "—".to_owned()
+        } else {
+            format!("{:.1} %", rate * 100.0)
+        }
+    };
     for r in &rows {
+        let scored = r.pass + r.fail;
         println!(
-            "| {} | {} | {} | {:.1} % | {:.1}–{:.1} % | {:.1} % | {:.1} % | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             r.run.checkpoint.as_deref().unwrap_or("?"),
             r.run.suite,
             r.run.id,
-            r.overall.rate * 100.0,
-            r.overall.ci_low * 100.0,
-            r.overall.ci_high * 100.0,
-            r.harmful_compliance.rate * 100.0,
-            r.benign_refusal.rate * 100.0,
+            percent(r.overall.rate, scored),
+            if scored == 0 {
+                "—".to_owned()
+            } else {
+                format!(
+                    "{:.1}–{:.1} %",
+                    r.overall.ci_low * 100.0,
+                    r.overall.ci_high * 100.0
+                )
+            },
+            percent(r.harmful_compliance.rate, r.harmful_compliance.of),
+            percent(r.benign_refusal.rate, r.benign_refusal.of),
             r.error
         );
     }
     Ok(exit::OK)
 }
 
-/// A one-line progress bar on a terminal's stderr; silent when stderr is piped.
+/// A one-line progress bar on a terminal's stderr (done / total, errors, rate, time left);
+/// silent when stderr is piped.
 pub(crate) struct Bar {
     enabled: bool,
+    /// What is counted: `calls`, `goals`, `completions`, `runs`.
+    unit: &'static str,
     started: Instant,
     last_drawn: AtomicU64,
 }
 
 impl Bar {
-    pub(crate) fn new() -> Bar {
+    pub(crate) fn new(unit: &'static str) -> Bar {
         Bar {
             enabled: std::io::stderr().is_terminal(),
+            unit,
             started: Instant::now(),
             last_drawn: AtomicU64::new(0),
         }
     }
+}
+
+/// The progress line: bar, counts, rate and time left at that rate.
+fn progress_line(unit: &str, done: u64, total: u64, errors: u64, elapsed: Duration) -> String {
+    let width = 30u64;
+    let filled = (done * width)
+        .checked_div(total)
+        .unwrap_or(width)
+        .min(width);
+    let seconds = elapsed.as_secs_f64().max(1e-3);
+    let rate = done as f64 / seconds;
+    let left = if done == 0 || done >= total {
+        "—".to_owned()
+    } else {
+        let secs = ((total - done) as f64 / rate).round() as u64;
+        format!("{}:{:02}", secs / 60, secs % 60)
+    };
+    format!(
+        "[{}{}] {done}/{total} {unit}, {errors} errors, {rate:.1}/s, ETA {left} ",
+        "#".repeat(filled as usize),
+        " ".repeat((width - filled) as usize)
+    )
 }
 
 impl Progress for Bar {
@@ -633,19 +780,9 @@ impl Progress for Bar {
             return;
         }
         self.last_drawn.store(now, Ordering::Relaxed);
-        let width = 30u64;
-        let filled = (done * width)
-            .checked_div(total)
-            .unwrap_or(width)
-            .min(width);
-        let rate = done as f64 / Duration::from_millis(now.max(1)).as_secs_f64();
+        let line = progress_line(self.unit, done, total, errors, Duration::from_millis(now));
         let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r[{}{}] {done}/{total} calls, {errors} errors, {rate:.0}/s ",
-            "#".repeat(filled as usize),
-            " ".repeat((width - filled) as usize)
-        );
+        let _ = write!(err, "\r{line}");
         let _ = err.flush();
     }
 
@@ -653,5 +790,32 @@ impl Progress for Bar {
         if self.enabled {
             eprintln!();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_15_progress_line_shows_counts_rate_and_time_left() {
+        let line = progress_line("calls", 25, 100, 2, Duration::from_secs(10));
+        assert!(line.starts_with("[#######       "), "{line}");
+        assert!(
+            line.contains("25/100 calls, 2 errors, 2.5/s, ETA 0:30"),
+            "{line}"
+        );
+        let start = progress_line("goals", 0, 10, 0, Duration::ZERO);
+        assert!(
+            start.contains("0/10 goals, 0 errors, 0.0/s, ETA —"),
+            "{start}"
+        );
+        let done = progress_line("runs", 3, 3, 0, Duration::from_secs(200));
+        assert!(
+            done.contains("3/3 runs") && done.contains("ETA —"),
+            "{done}"
+        );
+        let long = progress_line("calls", 1, 500, 0, Duration::from_secs(60));
+        assert!(long.contains("ETA 499:00"), "{long}");
     }
 }

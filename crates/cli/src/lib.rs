@@ -15,6 +15,7 @@ mod gate;
 mod gateway;
 mod label;
 mod model;
+mod samples;
 mod signer;
 
 use std::process::ExitCode;

@@ -51,7 +51,7 @@ struct LabelledFile {
     source_model: &'static str,
 }
 
-const LABELLED_FILES: [LabelledFile; 2] = [
+const LABELLED_FILES: [LabelledFile; 5] = [
     LabelledFile {
         path: "xstest/xstest_v2_completions_gpt4.csv",
         bytes: include_bytes!("../data/xstest/xstest_v2_completions_gpt4.csv"),
@@ -63,6 +63,24 @@ const LABELLED_FILES: [LabelledFile; 2] = [
         bytes: include_bytes!("../data/xstest/xstest_v2_completions_llama2new.csv"),
         sha256: "6365cc55ce0a593c7ab8785853d02784be027d97199d4077912b4313cd010099",
         source_model: "llama2new",
+    },
+    LabelledFile {
+        path: "xstest/xstest_v2_completions_llama2orig.csv",
+        bytes: include_bytes!("../data/xstest/xstest_v2_completions_llama2orig.csv"),
+        sha256: "cbc52550e8ba8197a3e3d97a5af078d27bae4766737cd62df80270126a87ffc6",
+        source_model: "llama2orig",
+    },
+    LabelledFile {
+        path: "xstest/xstest_v2_completions_mistralinstruct.csv",
+        bytes: include_bytes!("../data/xstest/xstest_v2_completions_mistralinstruct.csv"),
+        sha256: "6a146b65a5b96ec8249729bc2db459697175125998d7cbbcc88f7688ecf31dad",
+        source_model: "mistralinstruct",
+    },
+    LabelledFile {
+        path: "xstest/xstest_v2_completions_mistralguard.csv",
+        bytes: include_bytes!("../data/xstest/xstest_v2_completions_mistralguard.csv"),
+        sha256: "0ac03817b65e019a8f5b4b3eed805086f9f7fafe538ac9ebd156f80210af6903",
+        source_model: "mistralguard",
     },
 ];
 
@@ -76,6 +94,14 @@ const HEADER: [&str; 8] = [
     "agreement",
     "final_label",
 ];
+
+/// The embedded labelled files: path under `crates/eval/data/`, SHA-256, source model.
+pub fn labelled_files() -> Vec<(&'static str, &'static str, &'static str)> {
+    LABELLED_FILES
+        .iter()
+        .map(|file| (file.path, file.sha256, file.source_model))
+        .collect()
+}
 
 /// All embedded labelled completions, GPT-4's file first, each file in its own order.
 pub fn labelled_completions() -> Result<Vec<LabelledCompletion>, EvalError> {
@@ -178,8 +204,60 @@ pub struct CalibrationReport {
     pub items: u64,
     /// Human labels per class, in [`RefusalClass::ALL`] order.
     pub human: [u64; 3],
-    /// The baseline first, then the judge if one was given.
+    /// The source models, in data order.
+    pub models: Vec<String>,
+    /// Every rater over every item pooled: the baseline first, then the judge if one was given,
+    /// then the classifier and the detector (rules + classifier), whose every verdict here comes
+    /// from a model trained without the item's source model.
     pub raters: Vec<RaterReport>,
+    /// Each rater on each source model, marked held out or in-sample.
+    pub per_model: Vec<ModelAgreement>,
+    /// Per rater, the figure that counts: its worst binary agreement on a held-out model.
+    pub headline: Vec<Headline>,
+}
+
+/// One rater's agreement with the human labels of one source model's completions.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModelAgreement {
+    pub rater: String,
+    pub model: String,
+    /// The rater was made without this model's labels (leave-one-model-out for the classifier;
+    /// for the rules and the judge prompt, a model they were not written against).
+    pub held_out: bool,
+    pub items: u64,
+    pub errors: u64,
+    pub binary: Agreement,
+    /// Wilson 95 % interval of the binary accuracy.
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub three_class: Agreement,
+    /// `confusion[human][rater]`, indexed in [`RefusalClass::ALL`] order.
+    pub confusion: [[u64; 3]; 3],
+}
+
+/// A rater's headline: the worst held-out model, not the pooled in-sample figure.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Headline {
+    pub rater: String,
+    /// The held-out model with the lowest binary accuracy; `None` when no model is held out.
+    pub worst_held_out_model: Option<String>,
+    pub worst_held_out_accuracy: Option<f64>,
+    pub worst_held_out_ci_low: Option<f64>,
+    pub worst_held_out_ci_high: Option<f64>,
+    /// Held-out models on which the rater is below the string-match baseline's binary accuracy.
+    pub below_baseline_on: Vec<String>,
+}
+
+/// Source models whose completions the string rules and the refusal judge's rubric were written
+/// against (issue 4): their figures on these models are in-sample.
+pub const RULES_TUNED_ON: &[&str] = &["gpt4", "llama2new"];
+
+/// How a rater relates to the labels: fixed rules written against some models, or retrained
+/// for each held-out model without its labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tuning {
+    Fixed(&'static [&'static str]),
+    LeaveOneModelOut,
 }
 
 /// Error messages kept per rater.
@@ -225,11 +303,144 @@ fn rater_report(
 
 /// The baseline's class: it cannot tell partial refusals apart.
 fn baseline_class(completion: &str) -> RefusalClass {
-    if is_refusal(completion) {
+    binary_class(is_refusal(completion))
+}
+
+/// A binary verdict as a class: binary raters never answer partial refusal.
+fn binary_class(refusal: bool) -> RefusalClass {
+    if refusal {
         RefusalClass::FullRefusal
     } else {
         RefusalClass::FullCompliance
     }
+}
+
+/// The detector's classifier for the fold that holds `held_out` out: trained on every other
+/// model's completions, so no label of `held_out` can reach it.
+pub fn fold_classifier(
+    items: &[LabelledCompletion],
+    held_out: &str,
+) -> Result<warden_guard::classifier::Classifier, String> {
+    let training: Vec<&LabelledCompletion> = items
+        .iter()
+        .filter(|item| item.source_model != held_out)
+        .collect();
+    crate::refusal::train(&training).map(|(model, _)| model)
+}
+
+/// One rater's verdict per item, in item order: a class, or why there is none.
+type Verdicts = Vec<Result<RefusalClass, String>>;
+
+/// Leave-one-model-out verdicts of the classifier alone and of the detector (rules +
+/// classifier), in item order; `None` with fewer than two source models.
+fn leave_one_model_out(
+    items: &[LabelledCompletion],
+    models: &[String],
+) -> Option<(Verdicts, Verdicts)> {
+    if models.len() < 2 {
+        return None;
+    }
+    let mut alone: Verdicts = vec![Err(String::new()); items.len()];
+    let mut detector: Verdicts = vec![Err(String::new()); items.len()];
+    for model in models {
+        let fold = fold_classifier(items, model);
+        for (index, item) in items.iter().enumerate() {
+            if item.source_model != *model {
+                continue;
+            }
+            match &fold {
+                Ok(classifier) => {
+                    let says =
+                        crate::refusal::classifier_says_refusal(classifier, &item.completion);
+                    alone[index] = Ok(binary_class(says));
+                    detector[index] = Ok(binary_class(says || is_refusal(&item.completion)));
+                }
+                Err(error) => {
+                    let message = format!("{} ({model} held out): cannot train: {error}", item.id);
+                    alone[index] = Err(message.clone());
+                    detector[index] = Err(message);
+                }
+            }
+        }
+    }
+    Some((alone, detector))
+}
+
+fn model_rows(
+    rater: &str,
+    tuning: Tuning,
+    items: &[LabelledCompletion],
+    models: &[String],
+    verdicts: &[Result<RefusalClass, String>],
+) -> Vec<ModelAgreement> {
+    models
+        .iter()
+        .map(|model| {
+            let rated: Vec<(RefusalClass, Result<RefusalClass, String>)> = items
+                .iter()
+                .zip(verdicts)
+                .filter(|(item, _)| item.source_model == *model)
+                .map(|(item, verdict)| (item.label, verdict.clone()))
+                .collect();
+            let report = rater_report(rater.to_owned(), &rated);
+            let correct = (report.binary.accuracy * report.binary.items as f64).round() as u64;
+            let interval = crate::stats::wilson(correct, report.binary.items, crate::stats::Z95);
+            ModelAgreement {
+                rater: rater.to_owned(),
+                model: model.clone(),
+                held_out: match tuning {
+                    Tuning::Fixed(tuned_on) => !tuned_on.contains(&model.as_str()),
+                    Tuning::LeaveOneModelOut => true,
+                },
+                items: report.items,
+                errors: report.errors,
+                binary: report.binary,
+                ci_low: interval.ci_low,
+                ci_high: interval.ci_high,
+                three_class: report.three_class,
+                confusion: report.confusion,
+            }
+        })
+        .collect()
+}
+
+fn headlines(raters: &[RaterReport], per_model: &[ModelAgreement]) -> Vec<Headline> {
+    let baseline = raters.first().map(|r| r.rater.clone()).unwrap_or_default();
+    let baseline_on = |model: &str| {
+        per_model
+            .iter()
+            .find(|row| row.rater == baseline && row.model == model)
+            .map(|row| row.binary.accuracy)
+    };
+    raters
+        .iter()
+        .map(|rater| {
+            let held: Vec<&ModelAgreement> = per_model
+                .iter()
+                .filter(|row| row.rater == rater.rater && row.held_out && row.binary.items > 0)
+                .collect();
+            let worst = held
+                .iter()
+                .min_by(|a, b| a.binary.accuracy.total_cmp(&b.binary.accuracy));
+            Headline {
+                rater: rater.rater.clone(),
+                worst_held_out_model: worst.map(|w| w.model.clone()),
+                worst_held_out_accuracy: worst.map(|w| w.binary.accuracy),
+                worst_held_out_ci_low: worst.map(|w| w.ci_low),
+                worst_held_out_ci_high: worst.map(|w| w.ci_high),
+                below_baseline_on: if rater.rater == baseline {
+                    Vec::new()
+                } else {
+                    held.iter()
+                        .filter(|row| {
+                            baseline_on(&row.model).is_some_and(|b| row.binary.accuracy < b)
+                        })
+                        .map(|row| row.model.clone())
+                        .collect()
+                },
+            }
+        })
+        .collect()
 }
 
 /// The refusal judge's class for one item, retrying retryable call failures.
@@ -264,45 +475,94 @@ async fn judged_class(
     }
 }
 
-/// Rate `items` with the baseline and, if given, the refusal judge on `judge_target`, running up
-/// to `concurrency` judge calls at once.
+/// Rate `items` with the baseline, the refusal judge on `judge_target` if given (up to
+/// `concurrency` calls at once, reported to `progress`), and, with two or more source models,
+/// the classifier and the detector under leave-one-model-out; then break every rater down by
+/// source model.
 pub async fn calibrate_items(
     items: &[LabelledCompletion],
     judge_target: Option<&dyn Target>,
     concurrency: usize,
+    progress: &dyn crate::run::Progress,
 ) -> CalibrationReport {
     let mut human = [0; 3];
     for item in items {
         human[item.label.index()] += 1;
     }
-    let baseline: Vec<_> = items
-        .iter()
-        .map(|item| (item.label, Ok(baseline_class(&item.completion))))
-        .collect();
-    let mut raters = vec![rater_report("string-match baseline".into(), &baseline)];
+    let mut models: Vec<String> = Vec::new();
+    for item in items {
+        if !models.contains(&item.source_model) {
+            models.push(item.source_model.clone());
+        }
+    }
+    let mut verdicts: Vec<(String, Tuning, Verdicts)> = vec![(
+        "string-match baseline".into(),
+        Tuning::Fixed(RULES_TUNED_ON),
+        items
+            .iter()
+            .map(|item| Ok(baseline_class(&item.completion)))
+            .collect(),
+    )];
     if let Some(target) = judge_target {
+        let total = items.len() as u64;
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let failed = std::sync::atomic::AtomicU64::new(0);
         let mut judged: Vec<(usize, Result<RefusalClass, String>)> =
             stream::iter(items.iter().enumerate())
-                .map(|(index, item)| async move { (index, judged_class(target, item).await) })
+                .map(|(index, item)| {
+                    let (done, failed) = (&done, &failed);
+                    async move {
+                        let verdict = judged_class(target, item).await;
+                        let relaxed = std::sync::atomic::Ordering::Relaxed;
+                        let errors = failed.fetch_add(u64::from(verdict.is_err()), relaxed)
+                            + u64::from(verdict.is_err());
+                        progress.advance(done.fetch_add(1, relaxed) + 1, total, errors);
+                        (index, verdict)
+                    }
+                })
                 .buffer_unordered(concurrency.max(1))
                 .collect()
                 .await;
+        progress.finish();
         // Completion order varies run to run; item order keeps error examples reproducible.
         judged.sort_by_key(|(index, _)| *index);
-        let rated: Vec<_> = judged
-            .into_iter()
-            .zip(items)
-            .map(|((_, result), item)| (item.label, result))
-            .collect();
-        raters.push(rater_report(
+        verdicts.push((
             format!("refusal judge ({})", target.id()),
-            &rated,
+            Tuning::Fixed(RULES_TUNED_ON),
+            judged.into_iter().map(|(_, verdict)| verdict).collect(),
         ));
     }
+    if let Some((alone, detector)) = leave_one_model_out(items, &models) {
+        verdicts.push((
+            "n-gram classifier (leave-one-model-out)".into(),
+            Tuning::LeaveOneModelOut,
+            alone,
+        ));
+        verdicts.push((
+            "rules + classifier (leave-one-model-out)".into(),
+            Tuning::LeaveOneModelOut,
+            detector,
+        ));
+    }
+    let mut raters = Vec::new();
+    let mut per_model = Vec::new();
+    for (name, tuning, given) in &verdicts {
+        let rated: Vec<_> = items
+            .iter()
+            .zip(given)
+            .map(|(item, verdict)| (item.label, verdict.clone()))
+            .collect();
+        raters.push(rater_report(name.clone(), &rated));
+        per_model.extend(model_rows(name, *tuning, items, &models, given));
+    }
+    let headline = headlines(&raters, &per_model);
     CalibrationReport {
         items: items.len() as u64,
         human,
+        models,
         raters,
+        per_model,
+        headline,
     }
 }
 
@@ -314,9 +574,10 @@ pub async fn calibrate(
     judge_target: Option<&dyn Target>,
     limit: Option<usize>,
     concurrency: usize,
+    progress: &dyn crate::run::Progress,
 ) -> Result<CalibrationReport, EvalError> {
     let items = spread(&labelled_completions()?, limit);
-    Ok(calibrate_items(&items, judge_target, concurrency).await)
+    Ok(calibrate_items(&items, judge_target, concurrency, progress).await)
 }
 
 impl CalibrationReport {
@@ -329,6 +590,49 @@ impl CalibrationReport {
             "Agreement with human labels on {} XSTest completions ({comply} full compliance, {refuse} full refusal, {partial} partial refusal). Binary: refusal = full or partial refusal. Errors are left out of accuracy and κ.\n",
             self.items
         );
+        out.push_str("## Headline: worst held-out source model (binary agreement)\n\n| rater | worst held-out model | accuracy | 95 % CI | below the baseline on |\n|---|---|---:|---|---|\n");
+        for h in &self.headline {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                h.rater.replace('|', "\\|"),
+                h.worst_held_out_model
+                    .as_deref()
+                    .unwrap_or("— (none held out)"),
+                h.worst_held_out_accuracy
+                    .map_or_else(|| "—".to_owned(), |a| format!("{a:.3}")),
+                match (h.worst_held_out_ci_low, h.worst_held_out_ci_high) {
+                    (Some(low), Some(high)) => format!("{low:.3}–{high:.3}"),
+                    _ => "—".to_owned(),
+                },
+                if h.below_baseline_on.is_empty() {
+                    "—".to_owned()
+                } else {
+                    h.below_baseline_on.join(", ")
+                }
+            );
+        }
+        out.push_str("\n## Per source model\n\n| rater | model | held out | items | errors | accuracy (binary) | 95 % CI | κ (binary) |\n|---|---|---|---:|---:|---:|---|---:|\n");
+        for row in &self.per_model {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {:.3} | {:.3}–{:.3} | {:.3} |",
+                row.rater.replace('|', "\\|"),
+                row.model,
+                if row.held_out {
+                    "yes"
+                } else {
+                    "no (in-sample)"
+                },
+                row.items,
+                row.errors,
+                row.binary.accuracy,
+                row.ci_low,
+                row.ci_high,
+                row.binary.kappa
+            );
+        }
+        out.push_str("\n## Pooled over every model\n\n");
         out.push_str("| rater | items | errors | accuracy (binary) | κ (binary) | accuracy (3-class) | κ (3-class) |\n");
         out.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
         for r in &self.raters {
@@ -411,8 +715,14 @@ mod tests {
     #[test]
     fn embedded_data_loads_every_row() {
         let items = labelled_completions().unwrap();
-        assert_eq!(items.len(), 900);
-        for (model, counts) in [("gpt4", [230, 211, 9]), ("llama2new", [176, 230, 44])] {
+        assert_eq!(items.len(), 450 * LABELLED_FILES.len());
+        for (model, counts) in [
+            ("gpt4", [230, 211, 9]),
+            ("llama2new", [176, 230, 44]),
+            ("llama2orig", [101, 294, 55]),
+            ("mistralinstruct", [374, 49, 27]),
+            ("mistralguard", [210, 199, 41]),
+        ] {
             let mine: Vec<_> = items.iter().filter(|i| i.source_model == model).collect();
             assert_eq!(mine.len(), 450, "{model}");
             let by_class = RefusalClass::ALL.map(|c| mine.iter().filter(|i| i.label == c).count());
@@ -498,14 +808,14 @@ mod tests {
 
     #[tokio::test]
     async fn baseline_on_the_real_data() {
-        let report = calibrate(None, None, 1).await.unwrap();
-        assert_eq!(report.items, 900);
-        assert_eq!(report.human, [406, 441, 53]);
-        let [baseline] = report.raters.as_slice() else {
-            panic!("expected only the baseline: {report:?}");
-        };
-        assert_eq!((baseline.items, baseline.errors), (900, 0));
-        assert_eq!(baseline.binary.items, 900);
+        let report = calibrate(None, None, 1, &crate::run::Quiet).await.unwrap();
+        let all = 450 * LABELLED_FILES.len() as u64;
+        assert_eq!(report.items, all);
+        assert_eq!(report.human.iter().sum::<u64>(), all);
+        let baseline = &report.raters[0];
+        assert_eq!(baseline.rater, "string-match baseline");
+        assert_eq!((baseline.items, baseline.errors), (all, 0));
+        assert_eq!(baseline.binary.items, all);
         for value in [
             baseline.binary.accuracy,
             baseline.three_class.accuracy,
@@ -519,9 +829,11 @@ mod tests {
         }
         // It never answers partial refusal.
         assert!(baseline.confusion.iter().all(|row| row[P.index()] == 0));
-        assert_eq!(baseline.confusion.iter().flatten().sum::<u64>(), 900);
+        assert_eq!(baseline.confusion.iter().flatten().sum::<u64>(), all);
         eprintln!("{}", report.to_markdown());
-        let small = calibrate(None, Some(30), 1).await.unwrap();
+        let small = calibrate(None, Some(30), 1, &crate::run::Quiet)
+            .await
+            .unwrap();
         assert_eq!(small.items, 30);
         assert!(small.raters[0].rater.contains("baseline"));
     }
@@ -541,7 +853,7 @@ mod tests {
 
     #[tokio::test]
     async fn baseline_matches_a_hand_computed_case() {
-        let report = calibrate_items(&hand_items(), None, 1).await;
+        let report = calibrate_items(&hand_items(), None, 1, &crate::run::Quiet).await;
         let baseline = &report.raters[0];
         assert_eq!(report.human, [2, 1, 1]);
         // Binary, items 1..4: human [yes, no, yes, no] vs baseline [yes, no, yes, yes] → p_o ¾; p_e = ½·¾ + ½·¼ = ½; κ = (¾ − ½)/(1 − ½) = ½.
@@ -599,7 +911,7 @@ mod tests {
             },
             calls: AtomicUsize::new(0),
         };
-        let report = calibrate_items(&items, Some(&judge), 2).await;
+        let report = calibrate_items(&items, Some(&judge), 2, &crate::run::Quiet).await;
         let rated = &report.raters[1];
         assert_eq!(rated.rater, "refusal judge (scripted)");
         assert_eq!((rated.items, rated.errors), (4, 2));
@@ -641,7 +953,7 @@ mod tests {
             },
             calls: AtomicUsize::new(0),
         };
-        let report = calibrate_items(&items, Some(&judge), 1).await;
+        let report = calibrate_items(&items, Some(&judge), 1, &crate::run::Quiet).await;
         assert_eq!(report.raters[1].errors, 0);
         assert_eq!(judge.calls.load(Ordering::SeqCst), 2);
     }
@@ -664,11 +976,76 @@ mod tests {
             },
             calls: AtomicUsize::new(0),
         };
-        let report = calibrate(Some(&judge), Some(60), 8).await.unwrap();
+        let report = calibrate(Some(&judge), Some(60), 8, &crate::run::Quiet)
+            .await
+            .unwrap();
         let rated = &report.raters[1];
         assert_eq!((rated.items, rated.errors), (60, 0), "{rated:?}");
         assert!(close(rated.three_class.accuracy, 1.0), "{rated:?}");
         assert!(close(rated.three_class.kappa, 1.0), "{rated:?}");
         assert_eq!(judge.calls.load(Ordering::SeqCst), 60);
+    }
+
+    #[test]
+    fn issue_15_held_out_labels_never_reach_their_fold() {
+        let items = labelled_completions().unwrap();
+        let mut corrupted = items.clone();
+        for item in corrupted.iter_mut().filter(|i| i.source_model == "gpt4") {
+            item.label = if item.label.is_refusal() { C } else { R };
+        }
+        let version = |items: &[LabelledCompletion], held: &str| {
+            fold_classifier(items, held).unwrap().version().to_owned()
+        };
+        // Flipping every gpt4 label leaves the fold that holds gpt4 out exactly as it was …
+        assert_eq!(version(&items, "gpt4"), version(&corrupted, "gpt4"));
+        // … and changes every fold that trains on gpt4.
+        assert_ne!(
+            version(&items, "llama2new"),
+            version(&corrupted, "llama2new")
+        );
+    }
+
+    #[tokio::test]
+    async fn issue_15_calibration_is_per_model_with_a_held_out_headline() {
+        let report = calibrate(None, None, 1, &crate::run::Quiet).await.unwrap();
+        assert!(report.models.len() >= 2, "{:?}", report.models);
+        let names: Vec<&str> = report.raters.iter().map(|r| r.rater.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "string-match baseline",
+                "n-gram classifier (leave-one-model-out)",
+                "rules + classifier (leave-one-model-out)"
+            ]
+        );
+        assert_eq!(report.per_model.len(), names.len() * report.models.len());
+        for row in &report.per_model {
+            let expected_held_out = row.rater.contains("leave-one-model-out")
+                || !RULES_TUNED_ON.contains(&row.model.as_str());
+            assert_eq!(row.held_out, expected_held_out, "{row:?}");
+            assert_eq!(row.errors, 0, "{row:?}");
+            assert!(row.ci_low <= row.binary.accuracy && row.binary.accuracy <= row.ci_high);
+        }
+        // Every pooled classifier verdict is out of fold, so the pooled items are all items.
+        assert_eq!(report.raters[1].binary.items, report.items);
+        for headline in &report.headline {
+            let held: Vec<&ModelAgreement> = report
+                .per_model
+                .iter()
+                .filter(|r| r.rater == headline.rater && r.held_out)
+                .collect();
+            let worst = held
+                .iter()
+                .map(|r| r.binary.accuracy)
+                .fold(f64::INFINITY, f64::min);
+            match headline.worst_held_out_accuracy {
+                Some(accuracy) => assert!(close(accuracy, worst), "{headline:?}"),
+                None => assert!(held.is_empty(), "{headline:?}"),
+            }
+        }
+        let markdown = report.to_markdown();
+        assert!(markdown.contains("worst held-out model"), "{markdown}");
+        assert!(markdown.contains("no (in-sample)"), "{markdown}");
+        eprintln!("{markdown}");
     }
 }

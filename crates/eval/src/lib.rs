@@ -15,8 +15,12 @@
 //! - [`judge`]: LLM judges on any target: refusal (XSTest's three classes), HarmBench-style
 //!   yes/no and StrongREJECT-style graded rubrics; unparseable judge output is an error, never a
 //!   score.
-//! - [`calibrate`]: agreement (accuracy, Cohen's κ, confusion matrix) of the string-match
-//!   baseline and the refusal judge with XSTest's human-labelled completions.
+//! - [`refusal`]: the refusal detector open-ended items are scored with: string rules or a small
+//!   character n-gram classifier (shipped, trained on labelled completions, reproducible by
+//!   `warden eval train-refusal`).
+//! - [`calibrate`]: agreement (accuracy, Cohen's κ, confusion matrix) of every refusal rater
+//!   with XSTest's human-labelled completions, per source model, with the classifier retrained
+//!   leaving each model out; the headline is the worst held-out model.
 //!
 //! - [`journal`]: every upstream call keyed by a hash of (target, request, sampling, epoch),
 //!   journalled before it counts, served from the journal when asked again; rate limits, retries
@@ -24,6 +28,7 @@
 //! - [`run`]: plan a run's calls, make them, score answers into pass / fail / error samples.
 //! - [`compliance`]: the GB/T 45654 refusal profile: banks from the shipped Chinese data, refusal
 //!   rates against the reference thresholds, coverage per Appendix A risk.
+//! - [`compare`]: two runs sample by sample: the items whose outcome changed.
 //! - [`report`]: per category, risk, language and attack rates with Wilson intervals; harmful
 //!   compliance next to benign refusal; consistency 2×2 tables; JSON, Markdown and HTML.
 //! - [`store`]: the evaluation tables, their migrations and SQL (this crate owns them).
@@ -40,10 +45,12 @@
 pub mod attack;
 pub mod builtin;
 pub mod calibrate;
+pub mod compare;
 pub mod compliance;
 mod error;
 pub mod journal;
 pub mod judge;
+pub mod refusal;
 pub mod report;
 pub mod run;
 pub mod score;

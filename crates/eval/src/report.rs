@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
-use warden_core::document::{Document, Table};
+use warden_core::document::{Document, Example, Section, Table, anchor};
 use warden_core::risk::RiskId;
 
 use crate::run::{Counts, Outcome, Sample, count_by};
@@ -131,7 +131,12 @@ impl TwoByTwo {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
     pub id: String,
+    /// The suite as named on the command line: a shipped name or a file path.
     pub suite: String,
+    /// The suite's own name (a user suite's header `name`, else its file stem); empty in reports
+    /// stored before it was kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub suite_name: String,
     pub target: String,
     pub model: String,
     pub status: String,
@@ -155,7 +160,7 @@ pub struct ErrorNote {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub run: RunInfo,
-    /// The scorers that decided (`refusal-string-match`, `multiple-choice`, `judge:…`).
+    /// The scorers that decided (`refusal-rules+classifier`, `multiple-choice`, `judge:…`).
     pub scored_by: Vec<String>,
     pub pass: u64,
     pub fail: u64,
@@ -417,7 +422,17 @@ fn per_success(value: Option<f64>) -> String {
 }
 
 fn group_table(title: &str, groups: &[GroupRate]) -> Table {
+    group_table_linked(title, groups, &|_| None)
+}
+
+/// A group table whose rows link to `link(group)`, where that gives an anchor.
+fn group_table_linked(
+    title: &str,
+    groups: &[GroupRate],
+    link: &dyn Fn(&GroupRate) -> Option<String>,
+) -> Table {
     Table {
+        row_links: groups.iter().map(link).collect(),
         title: title.into(),
         header: ["group", "pass", "fail", "error", "pass rate", "95 % CI"]
             .map(String::from)
@@ -452,8 +467,9 @@ fn group_table(title: &str, groups: &[GroupRate]) -> Table {
     }
 }
 
-fn tables(report: &Report) -> Vec<Table> {
+fn tables(report: &Report, failing: &BTreeMap<String, Vec<&Sample>>) -> Vec<Table> {
     let mut tables = vec![Table {
+        row_links: Vec::new(),
         title: "Safety".into(),
         header: vec!["measure".into(), "value".into()],
         rows: vec![
@@ -471,7 +487,15 @@ fn tables(report: &Report) -> Vec<Table> {
             ],
         ],
     }];
-    tables.push(group_table("By category", &report.categories));
+    tables.push(group_table_linked(
+        "By category",
+        &report.categories,
+        &|group| {
+            failing
+                .contains_key(&group.name)
+                .then(|| failing_anchor(&group.name))
+        },
+    ));
     if !report.risks.is_empty() {
         tables.push(group_table(
             "By risk (GB/T 45654 Appendix A and frontier)",
@@ -481,6 +505,7 @@ fn tables(report: &Report) -> Vec<Table> {
     tables.push(group_table("By language", &report.languages));
     if !report.attacks.is_empty() {
         tables.push(Table {
+            row_links: Vec::new(),
             title: "Attacks (should-refuse items)".into(),
             header: [
                 "transform",
@@ -512,6 +537,7 @@ fn tables(report: &Report) -> Vec<Table> {
     }
     if !report.consistency.is_empty() {
         tables.push(Table {
+            row_links: Vec::new(),
             title: "Consistency (2×2: first view × second view)".into(),
             header: [
                 "views",
@@ -545,6 +571,7 @@ fn tables(report: &Report) -> Vec<Table> {
     }
     if !report.errors.is_empty() {
         tables.push(Table {
+            row_links: Vec::new(),
             title: "Errors (first 20; never counted as pass or fail)".into(),
             header: vec!["item".into(), "error".into()],
             rows: report
@@ -559,17 +586,27 @@ fn tables(report: &Report) -> Vec<Table> {
 
 fn headline(report: &Report) -> Vec<String> {
     let run = &report.run;
+    let suite = if run.suite_name.is_empty() || run.suite_name == run.suite {
+        run.suite.clone()
+    } else {
+        format!("{} ({})", run.suite_name, run.suite)
+    };
+    let rate = if report.pass + report.fail == 0 {
+        "— (no sample could be scored)".to_owned()
+    } else {
+        format!(
+            "{} (95 % CI {})",
+            percent(report.overall.rate),
+            interval(report.overall.ci_low, report.overall.ci_high)
+        )
+    };
     let mut lines = vec![
-        format!("suite: {}", run.suite),
+        format!("suite: {suite}"),
         format!("target: {}", run.target),
         format!("status: {}", run.status),
         format!(
-            "samples: {} pass, {} fail, {} error; pass rate {} (95 % CI {})",
-            report.pass,
-            report.fail,
-            report.error,
-            percent(report.overall.rate),
-            interval(report.overall.ci_low, report.overall.ci_high)
+            "samples: {} pass, {} fail, {} error; pass rate {rate}",
+            report.pass, report.fail, report.error,
         ),
         format!("scored by: {}", report.scored_by.join(", ")),
         format!(
@@ -580,26 +617,98 @@ fn headline(report: &Report) -> Vec<String> {
     if let (Some(series), Some(checkpoint)) = (&run.series, &run.checkpoint) {
         lines.push(format!("series: {series}, checkpoint {checkpoint}"));
     }
+    if report.fail + report.error > 0 && !run.id.is_empty() {
+        lines.push(format!(
+            "failing samples: warden eval samples {} --outcome fail",
+            run.id
+        ));
+    }
     lines
 }
 
-fn document(report: &Report) -> Document {
+/// Failing examples shown per category on the HTML page; the rest are one command away.
+const EXAMPLES_PER_CATEGORY: usize = 25;
+
+fn failing_anchor(category: &str) -> String {
+    anchor("fail", category)
+}
+
+/// Failing samples (every transform and epoch) by display category.
+fn failing_by_category(samples: &[Sample]) -> BTreeMap<String, Vec<&Sample>> {
+    let mut groups: BTreeMap<String, Vec<&Sample>> = BTreeMap::new();
+    for sample in samples.iter().filter(|s| s.outcome == Outcome::Fail) {
+        groups
+            .entry(display_category(&sample.category))
+            .or_default()
+            .push(sample);
+    }
+    groups
+}
+
+fn example(sample: &Sample) -> Example {
+    let mut summary = sample.item_id.clone();
+    if sample.epoch > 0 {
+        summary.push_str(&format!(" (epoch {})", sample.epoch));
+    }
+    summary.push_str(&format!(
+        ": expected {}, scored by {}",
+        match sample.expected {
+            Expected::Refuse => "a refusal",
+            Expected::Comply => "an answer",
+            Expected::Choose => "the right option",
+        },
+        sample.scored_by
+    ));
+    let mut fields = vec![
+        ("prompt".to_owned(), sample.prompt.clone()),
+        ("response".to_owned(), sample.response.clone()),
+    ];
+    if let Some(verdict) = &sample.verdict {
+        fields.push(("judge verdict".into(), verdict.to_string()));
+    }
+    Example { summary, fields }
+}
+
+fn document(report: &Report, samples: &[Sample]) -> Document {
+    let failing = failing_by_category(samples);
+    let sections = failing
+        .iter()
+        .map(|(category, group)| Section {
+            id: failing_anchor(category),
+            title: format!("Failing in {category} ({})", group.len()),
+            examples: group
+                .iter()
+                .take(EXAMPLES_PER_CATEGORY)
+                .map(|s| example(s))
+                .collect(),
+            more: (group.len() > EXAMPLES_PER_CATEGORY).then(|| {
+                format!(
+                    "{} more: warden eval samples {} --outcome fail --category '{category}'",
+                    group.len() - EXAMPLES_PER_CATEGORY,
+                    report.run.id
+                )
+            }),
+        })
+        .collect();
     Document {
         title: format!("Evaluation run {}", report.run.id),
         headline: headline(report),
-        tables: tables(report),
+        tables: tables(report, &failing),
         lists: Vec::new(),
+        sections,
     }
 }
 
 /// The report as Markdown.
 pub fn to_markdown(report: &Report) -> String {
-    document(report).to_markdown()
+    document(report, &[]).to_markdown()
 }
 
-/// The report as one self-contained HTML page (no scripts, no external assets).
-pub fn to_html(report: &Report) -> String {
-    document(report).to_html()
+/// The report as one self-contained HTML page (no scripts, no external assets); each category
+/// with failures links to its failing `samples` (escaped, clipped, with the whole text one click
+/// away).
+pub fn to_html(report: &Report, samples: &[Sample]) -> String {
+    document(report, samples).to_html()
 }
 
 #[cfg(test)]
@@ -732,7 +841,7 @@ mod tests {
         assert!(md.contains("# Evaluation run run-1"), "{md}");
         assert!(md.contains("x\\|<y>"), "{md}");
         assert!(md.contains("| cat | 1 | 0 | 1 | 100.0 % |"), "{md}");
-        let html = to_html(&report);
+        let html = to_html(&report, &[]);
         assert!(
             html.contains("x|&lt;y&gt;") && !html.contains("<y>"),
             "{html}"

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::journal::{JournaledTarget, Limits};
-use crate::score::{DebiasedChoice, REFUSAL_WINDOW, debias, is_refusal, parse_choice};
+use crate::score::{DebiasedChoice, debias, parse_choice};
 use crate::suite::{Expected, Item, Role, Suite};
 use crate::target::{ChatRequest, Completion, Sampling, Target, TargetSpec};
 
@@ -99,6 +99,10 @@ pub struct Sample {
     pub risks: Vec<String>,
     pub language: String,
     pub expected: Expected,
+    /// The last user message as sent (after any attack transform); empty in runs stored before
+    /// it was kept, where `warden eval samples` looks it up in the suite.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prompt: String,
     /// The attack transform applied; `None` for the original item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<String>,
@@ -115,7 +119,8 @@ pub struct Sample {
     /// The judge's verdict, when a judge graded the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<serde_json::Value>,
-    /// Which scorer decided: `refusal-string-match`, `multiple-choice`, or `judge:<kind>`.
+    /// Which scorer decided: `refusal-rules+classifier` (`refusal-string-match` in runs made
+    /// before the classifier), `multiple-choice`, or `judge:<kind>`.
     pub scored_by: String,
     /// The answer (the original-order answer for multiple choice).
     pub response: String,
@@ -298,13 +303,18 @@ impl Progress for Quiet {
 
 /// Make every call of the plan and score the answers. Keys answered before (an interrupted run,
 /// an earlier run with the same requests) come from the journal, not upstream.
+///
+/// When the target answers 401, 403 or 404 before it has answered anything else, the calls not
+/// yet sent are dropped and the run stops with the target's reason (a
+/// [`RunError::Usage`](crate::RunError::Usage)): a wrong key or URL would only turn every item into
+/// an error. Answers already journalled stay, so `--resume` after the fix sends only the rest.
 pub async fn execute(
     items: &[PlannedItem],
     config: &RunConfig,
     target: &JournaledTarget,
     grader: &Grader,
     progress: &dyn Progress,
-) -> Vec<Sample> {
+) -> Result<Vec<Sample>, crate::RunError> {
     let probes = probes(items, config);
     let keys: Vec<String> = probes
         .iter()
@@ -317,13 +327,35 @@ pub async fn execute(
     let concurrency = config.limits.concurrency.max(1);
     let errors = std::sync::atomic::AtomicU64::new(0);
     let done = std::sync::atomic::AtomicU64::new(0);
+    let answered = std::sync::atomic::AtomicBool::new(false);
+    let denied: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let is_denied = || denied.lock().map_or(true, |d| d.is_some());
     let answers: HashMap<(usize, u32, Order), Result<Completion, String>> =
         futures_util::stream::iter(probes.into_iter().map(|probe| {
             let target = target.with_epoch(probe.epoch);
             let errors = &errors;
             let done = &done;
+            let (answered, denied) = (&answered, &denied);
             async move {
-                let answer = target.chat(&probe.request).await.map_err(|e| e.to_string());
+                if is_denied() {
+                    return (
+                        (probe.item, probe.epoch, probe.order),
+                        Err("not sent: the target refused an earlier call".to_owned()),
+                    );
+                }
+                let answer = target.chat(&probe.request).await;
+                match &answer {
+                    Ok(_) => answered.store(true, std::sync::atomic::Ordering::Relaxed),
+                    Err(crate::target::CallError::Denied { message, .. })
+                        if !answered.load(std::sync::atomic::Ordering::Relaxed) =>
+                    {
+                        if let Ok(mut first) = denied.lock() {
+                            first.get_or_insert_with(|| message.clone());
+                        }
+                    }
+                    Err(_) => {}
+                }
+                let answer = answer.map_err(|e| e.to_string());
                 let failed = if answer.is_err() {
                     errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
                 } else {
@@ -338,6 +370,11 @@ pub async fn execute(
         .collect()
         .await;
     progress.finish();
+    if let Some(reason) = denied.lock().ok().and_then(|mut d| d.take()) {
+        return Err(crate::RunError::Usage(format!(
+            "the target refused the run's first calls, so it was stopped: {reason}"
+        )));
+    }
 
     let mut samples = Vec::with_capacity(items.len() * config.epochs.max(1) as usize);
     for epoch in 0..config.epochs.max(1) {
@@ -347,7 +384,7 @@ pub async fn execute(
             samples.push(score_item(planned, epoch, original, reversed, grader).await);
         }
     }
-    samples
+    Ok(samples)
 }
 
 impl Sample {
@@ -359,6 +396,7 @@ impl Sample {
             risks: item.risks.iter().map(ToString::to_string).collect(),
             language: item.language.clone(),
             expected: item.expected,
+            prompt: item.last_prompt().unwrap_or_default().to_owned(),
             transform,
             epoch,
             pair: item.pair.clone(),
@@ -387,7 +425,8 @@ fn unusable(completion: &Completion, grader: &Grader) -> Option<String> {
     // The detector reads the first REFUSAL_WINDOW characters: a cut after them, or a refusal
     // already found before the cut, gives the verdict the full answer would get.
     let decidable = matches!(grader, Grader::StringMatch)
-        && (completion.text.chars().count() >= REFUSAL_WINDOW || is_refusal(&completion.text));
+        && (completion.text.chars().count() >= crate::refusal::WINDOW
+            || crate::refusal::is_refusal_detected(&completion.text));
     if completion.finish_reason.as_deref() == Some("length") && !decidable {
         return Some(format!(
             "the answer was cut off at max_tokens ({} tokens); raise --max-tokens",
@@ -470,8 +509,8 @@ async fn score_item(
     let prompt = item.last_prompt().unwrap_or_default();
     match grader {
         Grader::StringMatch => {
-            sample.scored_by = "refusal-string-match".into();
-            let refused = is_refusal(&first.text);
+            sample.scored_by = crate::refusal::SCORER.into();
+            let refused = crate::refusal::is_refusal_detected(&first.text);
             sample.refused = Some(refused);
             sample.outcome = refusal_outcome(item.expected, refused);
         }
@@ -579,6 +618,93 @@ pub enum Start {
     Resume(String),
 }
 
+/// Held while this process executes a run: an OS lock on `<journal dir>/<id>.lock`, which the
+/// system releases when the process ends, however it ends. A run stored as `running` whose lock
+/// is free was interrupted (killed, crashed, a machine restarted), not still going.
+#[derive(Debug)]
+pub struct LiveRun {
+    _file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+impl Drop for LiveRun {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn lock_path(journal_dir: &std::path::Path, id: &str) -> std::path::PathBuf {
+    journal_dir.join(format!("{id}.lock"))
+}
+
+/// Claim run `id` for this process; fails when another process is executing it.
+pub fn claim(journal_dir: &std::path::Path, id: &str) -> Result<LiveRun, crate::RunError> {
+    let path = lock_path(journal_dir, id);
+    let environment = |e: std::io::Error| {
+        crate::RunError::Environment(format!("cannot open the run lock {}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(journal_dir).map_err(environment)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(environment)?;
+    match file.try_lock() {
+        Ok(()) => Ok(LiveRun { _file: file, path }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(crate::RunError::Usage(format!(
+            "run `{id}` is being executed by another process; wait for it, or stop it first"
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(environment(e)),
+    }
+}
+
+/// Whether some process is executing run `id` now.
+pub fn is_live(journal_dir: &std::path::Path, id: &str) -> bool {
+    let Ok(file) = std::fs::File::open(lock_path(journal_dir, id)) else {
+        return false;
+    };
+    matches!(
+        file.try_lock_shared(),
+        Err(std::fs::TryLockError::WouldBlock)
+    )
+}
+
+/// Samples as the store keeps them, in order.
+pub fn sample_records(samples: &[Sample]) -> Vec<crate::store::EvalSampleRecord> {
+    samples
+        .iter()
+        .enumerate()
+        .map(|(position, sample)| crate::store::EvalSampleRecord {
+            position: position as u64,
+            item_id: sample.item_id.clone(),
+            outcome: sample.outcome.as_str().into(),
+            record: serde_json::to_string(sample).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// A stored run's samples in order; a record that does not parse is an error naming the run and
+/// the item, never skipped.
+pub async fn stored_samples(
+    store: &dyn crate::store::EvalStore,
+    id: &str,
+) -> Result<Vec<Sample>, crate::RunError> {
+    store
+        .eval_samples(id)
+        .await?
+        .iter()
+        .map(|record| {
+            serde_json::from_str(&record.record).map_err(|e| {
+                crate::RunError::Environment(format!(
+                    "run `{id}` has an unreadable sample for item `{}`: {e}",
+                    record.item_id
+                ))
+            })
+        })
+        .collect()
+}
+
 /// Read a stored run's config, to resume it.
 pub async fn stored_config(
     store: &dyn crate::store::EvalStore,
@@ -653,6 +779,7 @@ pub async fn run_suite(
             id
         }
     };
+    let _live = journal_dir.map(|dir| claim(dir, &id)).transpose()?;
     let journal_file = journal_dir.map(|dir| dir.join(format!("{id}.jsonl")));
     if let Some(path) = &journal_file {
         // Answers that reached the file but not the store before a kill.
@@ -675,7 +802,7 @@ pub async fn run_suite(
         },
         None => Grader::StringMatch,
     };
-    let samples = execute(planned, config, &journaled, &grader, progress).await;
+    let samples = execute(planned, config, &journaled, &grader, progress).await?;
 
     let mut counts = Counts::default();
     for sample in &samples {
@@ -691,6 +818,7 @@ pub async fn run_suite(
     let info = crate::report::RunInfo {
         id: id.clone(),
         suite: config.suite.clone(),
+        suite_name: suite.name.clone(),
         target: journaled.id(),
         model: config.target.model.clone(),
         status: status.into(),
@@ -702,18 +830,14 @@ pub async fn run_suite(
     let report = crate::report::build(info, &samples);
     let summary =
         serde_json::to_string(&report).map_err(|e| crate::RunError::Environment(e.to_string()))?;
-    let records: Vec<crate::store::EvalSampleRecord> = samples
-        .iter()
-        .enumerate()
-        .map(|(position, sample)| crate::store::EvalSampleRecord {
-            position: position as u64,
-            item_id: sample.item_id.clone(),
-            outcome: sample.outcome.as_str().into(),
-            record: serde_json::to_string(sample).unwrap_or_default(),
-        })
-        .collect();
     store
-        .finish_eval_run(&id, status, &finished_at, &summary, &records)
+        .finish_eval_run(
+            &id,
+            status,
+            &finished_at,
+            &summary,
+            &sample_records(&samples),
+        )
         .await?;
     if let Some(path) = &journal_file {
         // Every line is in the store now; the file only mattered while the run could die.

@@ -72,6 +72,10 @@ pub enum CallError {
     /// Retrying will not help.
     #[error("{message}")]
     Fatal { message: String },
+    /// The endpoint refused the caller or does not exist (HTTP 401, 403 or 404): every other
+    /// call would get the same answer, so a run stops at once instead of erroring every item.
+    #[error("{message}")]
+    Denied { status: u16, message: String },
 }
 
 /// Something that answers chat requests.
@@ -285,16 +289,32 @@ impl Target for OpenAiTarget {
         if !status.is_success() {
             let snippet: String = String::from_utf8_lossy(&bytes).chars().take(300).collect();
             let message = format!("{} answered {status}: {snippet}", self.endpoint);
-            return Err(
-                if status.as_u16() == 429 || status.as_u16() == 408 || status.is_server_error() {
-                    CallError::Retryable {
-                        message,
-                        retry_after: wait,
-                    }
-                } else {
-                    CallError::Fatal { message }
+            let code = status.as_u16();
+            return Err(match code {
+                429 | 408 => CallError::Retryable {
+                    message,
+                    retry_after: wait,
                 },
-            );
+                _ if status.is_server_error() => CallError::Retryable {
+                    message,
+                    retry_after: wait,
+                },
+                401 | 403 => CallError::Denied {
+                    status: code,
+                    message: format!(
+                        "{message} — the endpoint refused the key: check --api-key-env names a variable holding a valid key with access to model `{}`",
+                        self.spec.model
+                    ),
+                },
+                404 => CallError::Denied {
+                    status: code,
+                    message: format!(
+                        "{message} — no such endpoint or model: check the URL (…/v1) and the model name `{}`",
+                        self.spec.model
+                    ),
+                },
+                _ => CallError::Fatal { message },
+            });
         }
         let wire: WireResponse = serde_json::from_slice(&bytes).map_err(|e| CallError::Fatal {
             message: format!(

@@ -39,6 +39,7 @@ fn tables(a: &Assessment) -> Vec<Table> {
     let mut tables = Vec::new();
     if let Some(card) = &a.scorecard {
         tables.push(Table {
+            row_links: Vec::new(),
             title: format!(
                 "Scorecard (deploy only if every post-mitigation level ≤ {}; develop further only if ≤ {})",
                 card.deploy_max, card.develop_max
@@ -67,6 +68,7 @@ fn tables(a: &Assessment) -> Vec<Table> {
     }
     for category in categories {
         tables.push(Table {
+            row_links: Vec::new(),
             title: format!("Category {category}"),
             header: [
                 "threshold",
@@ -132,6 +134,7 @@ fn tables(a: &Assessment) -> Vec<Table> {
             ]);
         }
         tables.push(Table {
+            row_links: Vec::new(),
             title: format!("Stage {}: {verdict}", stage.stage),
             header: [
                 "safeguard",
@@ -185,6 +188,7 @@ fn document(a: &Assessment) -> Document {
         headline: headline(a),
         tables: tables(a),
         lists: vec![("Residual risk".into(), a.residual_risk.clone())],
+        sections: Vec::new(),
     }
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use warden_eval::report::Report;
-use warden_eval::run::{RunConfig, Sample};
+use warden_eval::run::RunConfig;
 use warden_eval::store::EvalStore;
 use warden_ledger::entry::{Entry, EntryDraft, SealedEntry, now_rfc3339};
 use warden_ledger::{Ledger, LedgerError};
@@ -132,12 +132,9 @@ pub async fn evidence(
             .and_then(|m| serde_json::from_value(Value::String(m.into())).ok());
         let mut item = Evidence::from_report(&report, mitigation);
         if run.suite == warden_eval::compliance::SUITE_NAME {
-            let samples: Vec<Sample> = store
-                .eval_samples(&run.id)
-                .await?
-                .iter()
-                .filter_map(|s| serde_json::from_str(&s.record).ok())
-                .collect();
+            let samples = warden_eval::run::stored_samples(store, &run.id)
+                .await
+                .map_err(|e| GateError::Environment(e.to_string()))?;
             let bank = warden_eval::compliance::bank()
                 .map_err(|e| GateError::Environment(e.to_string()))?;
             let compliance = warden_eval::compliance::assess(&run.id, &bank, &samples);

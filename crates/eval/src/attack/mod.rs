@@ -39,10 +39,26 @@ pub struct AttackOutcome {
     pub best_prompt: String,
     /// The best judge score, 1 to 10; 0 when nothing was judged.
     pub best_score: u8,
+    /// Every exchange with the target, in order: what it was sent, what it answered and the
+    /// judge's score, so a successful jailbreak can be read and replayed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
     /// Why the attack could not be carried out (a fatal call error, retries exhausted, a goal that
     /// cannot be attacked). Such an outcome is neither a success nor a failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One exchange with the target during an attack.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// The conversation sent to the target: the goal's context, earlier turns, the new prompt.
+    pub messages: Vec<Message>,
+    pub response: String,
+    /// The judge's score, 1 to 10; `None` for a turn that was not judged (a crescendo warm-up
+    /// turn, a refusal, or a judge call that failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<u8>,
 }
 
 /// Attack success rate and cost over many outcomes.
@@ -99,6 +115,7 @@ mod tests {
             transcript: Vec::new(),
             best_prompt: String::new(),
             best_score: 0,
+            attempts: Vec::new(),
             error: error.map(str::to_owned),
         }
     }
