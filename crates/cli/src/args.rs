@@ -683,9 +683,12 @@ pub struct ModelArgs {
     /// CPU threads (0: every core).
     #[arg(long, default_value_t = 0)]
     pub threads: u32,
-    /// Context length in tokens.
+    /// Context length in tokens (per generation).
     #[arg(long, default_value_t = 2048)]
     pub context: u32,
+    /// Generations decoded together in one batch when served (`model serve`, `--target local`).
+    #[arg(long, default_value_t = 8)]
+    pub parallel: u32,
 }
 
 #[derive(Subcommand, Debug)]
@@ -736,6 +739,10 @@ pub enum ModelCommand {
         /// Print the rendered benchmark prompt and exit (to feed the same text to another engine).
         #[arg(long)]
         show_prompt: bool,
+        /// Also measure aggregate throughput with this many generations at once, batched
+        /// (comma-separated, e.g. 1,2,4,8).
+        #[arg(long, value_delimiter = ',')]
+        streams: Vec<u32>,
     },
     /// Serve /v1/chat/completions and /v1/models for one model, without keys (loopback by default).
     Serve {

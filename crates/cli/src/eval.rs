@@ -179,7 +179,8 @@ pub(crate) async fn connect(args: &TargetArgs, model: &ModelArgs) -> Result<Conn
         let app = warden_server::api::chat::standalone(
             Arc::new(warden_server::api::chat::ModelService::for_evaluation(
                 runtime,
-            )),
+                model.parallel,
+            )?),
             8 << 20,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

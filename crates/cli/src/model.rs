@@ -118,7 +118,7 @@ pub fn configured(
     let guard = warden_gateway::build_guard(&config.gateway, home.root(), None)
         .map_err(|e| Failure::usage(anyhow!(e)))?;
     Ok(warden_server::api::chat::ModelSlot(Some(Arc::new(
-        ModelService::guarded(runtime, Arc::new(guard)),
+        ModelService::guarded(runtime, Arc::new(guard), config.model.parallel)?,
     ))))
 }
 
@@ -177,16 +177,20 @@ pub async fn run(command: ModelCommand, json_output: bool) -> Result<u8, Failure
             tokens,
             runs,
             show_prompt,
+            streams,
         } => {
-            let runtime = load(&model)?;
+            let runtime = Arc::new(load(&model)?);
             let prompt = runtime.render_chat(&[ChatMessage::new("user", BENCH_PROMPT)])?;
             if show_prompt {
                 print!("{prompt}");
                 return Ok(exit::OK);
             }
             let mut best: Option<warden_runtime::engine::BenchResult> = None;
-            for _ in 0..runs.max(1) {
+            let progress = crate::eval::Bar::new("runs");
+            let total = u64::from(runs.max(1)) * (1 + streams.len() as u64);
+            for run in 0..runs.max(1) {
                 let result = tokio::task::block_in_place(|| runtime.bench(&prompt, tokens))?;
+                warden_eval::run::Progress::advance(&progress, u64::from(run) + 1, total, 0);
                 best = Some(match best {
                     Some(previous) => warden_runtime::engine::BenchResult {
                         prompt_tokens_per_s: previous
@@ -201,12 +205,48 @@ pub async fn run(command: ModelCommand, json_output: bool) -> Result<u8, Failure
                 });
             }
             let best = best.ok_or_else(|| Failure::usage(anyhow!("no benchmark run")))?;
+            let mut batched: Vec<warden_runtime::batch::StreamsBench> = Vec::new();
+            if !streams.is_empty() {
+                let most = streams.iter().copied().max().unwrap_or(1);
+                let batcher = warden_runtime::Batcher::start(Arc::clone(&runtime), most)?;
+                let mut done = u64::from(runs.max(1));
+                for &count in &streams {
+                    let mut fastest: Option<warden_runtime::batch::StreamsBench> = None;
+                    for _ in 0..runs.max(1) {
+                        let result =
+                            tokio::task::block_in_place(|| batcher.bench(&prompt, tokens, count))?;
+                        if fastest
+                            .as_ref()
+                            .is_none_or(|f| result.decode_tokens_per_s > f.decode_tokens_per_s)
+                        {
+                            fastest = Some(result);
+                        }
+                    }
+                    done += u64::from(runs.max(1));
+                    warden_eval::run::Progress::advance(&progress, done, total, 0);
+                    batched.extend(fastest);
+                }
+            }
+            warden_eval::run::Progress::finish(&progress);
             if json_output {
-                println!(
-                    "{}",
-                    serde_json::to_string(&best).map_err(Failure::environment)?
-                );
+                let mut value = serde_json::to_value(&best).map_err(Failure::environment)?;
+                if !batched.is_empty() {
+                    value["streams"] =
+                        serde_json::to_value(&batched).map_err(Failure::environment)?;
+                }
+                println!("{value}");
             } else {
+                for row in &batched {
+                    println!(
+                        "{}: {} streams batched: decode {:.1} tokens/s in all, {:.1} tokens/s with prompts ({} tokens in {:.2} s), best of {runs}",
+                        runtime.id(),
+                        row.streams,
+                        row.decode_tokens_per_s,
+                        row.tokens_per_s,
+                        row.tokens,
+                        row.seconds
+                    );
+                }
                 println!(
                     "{}: prompt {:.1} tokens/s ({} tokens), decode {:.1} tokens/s ({} greedy tokens), {} threads, best of {runs}",
                     runtime.id(),
@@ -239,7 +279,11 @@ pub async fn run(command: ModelCommand, json_output: bool) -> Result<u8, Failure
                 None,
             )
             .map_err(|e| Failure::usage(anyhow!(e)))?;
-            let service = Arc::new(ModelService::guarded(runtime, Arc::new(guard)));
+            let service = Arc::new(ModelService::guarded(
+                runtime,
+                Arc::new(guard),
+                model.parallel,
+            )?);
             let app = standalone(Arc::clone(&service), 1 << 20);
             axum_serve(listener, app, async move {
                 crate::commands::shutdown_signal().await;

@@ -96,6 +96,9 @@ pub struct ModelConfig {
     /// Context length in tokens; 0 uses the model's default of 2048.
     #[serde(default)]
     pub context_tokens: u32,
+    /// Generations decoded together in one batch (each with its own context); 0 uses 8.
+    #[serde(default)]
+    pub parallel: u32,
 }
 
 /// `[ledger]`.

@@ -31,7 +31,7 @@ pub const SUPPORTED_ARCHITECTURES: &[&str] = &["llama", "qwen2", "qwen3"];
 /// llama.cpp's backend may be initialised once per process.
 static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
 
-fn backend() -> Result<&'static LlamaBackend, RuntimeError> {
+pub(crate) fn backend() -> Result<&'static LlamaBackend, RuntimeError> {
     BACKEND
         .get_or_init(|| {
             LlamaBackend::init()
@@ -221,18 +221,9 @@ impl Runtime {
         sampler.params().validate()?;
         let started = Instant::now();
         let vocab = self.model.vocab();
-        let tokens = vocab.tokenize(prompt.as_bytes(), vocab.should_add_bos(), true);
+        let tokens = self.prompt_tokens(prompt)?;
         let n_ctx = self.context_tokens();
         let prompt_tokens = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
-        if tokens.is_empty() {
-            return Err(RuntimeError::BadRequest("the prompt is empty".into()));
-        }
-        if prompt_tokens >= n_ctx {
-            return Err(RuntimeError::ContextOverflow {
-                prompt_tokens,
-                context_tokens: n_ctx,
-            });
-        }
         let threads = self.threads();
         let batch_size = self.options.batch_tokens.clamp(1, n_ctx);
         let params = LlamaContextParams::default()
@@ -262,16 +253,7 @@ impl Runtime {
         let decode_started = Instant::now();
         let mut history: Vec<i32> = tokens.iter().map(|t| t.0).collect();
         let max_new = sampler.params().max_tokens.min(n_ctx - prompt_tokens);
-        let stops = sampler.params().stop.clone();
-        let hold_back = stops
-            .iter()
-            .map(String::len)
-            .max()
-            .unwrap_or(1)
-            .saturating_sub(1);
-        let mut text = String::new();
-        let mut emitted = 0usize;
-        let mut pending: Vec<u8> = Vec::new();
+        let mut decoded = Decoded::new(sampler.params().stop.clone());
         let mut generated = 0u32;
         let mut logits: Vec<f32> = Vec::new();
         let mut finish = FinishReason::Length;
@@ -286,34 +268,18 @@ impl Runtime {
                 break;
             }
             history.push(token);
-            pending.extend(vocab.token_to_piece(LlamaToken(token), false, None));
-            let valid = match std::str::from_utf8(&pending) {
-                Ok(_) => pending.len(),
-                Err(error) if error.error_len().is_none() => error.valid_up_to(),
-                Err(error) => error.valid_up_to() + error.error_len().unwrap_or(1),
-            };
-            text.push_str(&String::from_utf8_lossy(&pending[..valid]));
-            pending.drain(..valid);
-            if let Some(at) = stops
-                .iter()
-                .filter_map(|stop| {
-                    text[emitted.min(text.len())..]
-                        .find(stop.as_str())
-                        .map(|i| i + emitted)
-                })
-                .min()
-            {
-                text.truncate(at);
-                finish = FinishReason::Stop;
-                break;
-            }
-            let safe = floor_char_boundary(&text, text.len().saturating_sub(hold_back));
-            if safe > emitted {
-                if !on_text(&text[emitted..safe]) {
-                    finish = FinishReason::Cancelled;
+            match decoded.push(&vocab.token_to_piece(LlamaToken(token), false, None)) {
+                Step::Stop => {
+                    finish = FinishReason::Stop;
                     break;
                 }
-                emitted = safe;
+                Step::Emit(piece) => {
+                    if !on_text(piece) {
+                        finish = FinishReason::Cancelled;
+                        break;
+                    }
+                }
+                Step::Hold => {}
             }
             if generated == max_new {
                 break;
@@ -326,20 +292,49 @@ impl Runtime {
             ctx.decode(&mut batch)
                 .map_err(|e| RuntimeError::Engine(format!("decoding failed: {e}")))?;
         }
-        if finish != FinishReason::Cancelled {
-            text.push_str(&String::from_utf8_lossy(&pending));
-            if text.len() > emitted {
-                let _ = on_text(&text[emitted..]);
-            }
+        if finish != FinishReason::Cancelled
+            && let Some(rest) = decoded.finish()
+        {
+            let _ = on_text(rest);
         }
         Ok(Completion {
-            text,
+            text: decoded.text,
             prompt_tokens,
             completion_tokens: generated,
             finish_reason: finish,
             prompt_time,
             decode_time: decode_started.elapsed(),
         })
+    }
+
+    /// The tokens of `prompt` for generation, checked against the context each sequence gets.
+    pub(crate) fn prompt_tokens(&self, prompt: &str) -> Result<Vec<LlamaToken>, RuntimeError> {
+        let vocab = self.model.vocab();
+        let tokens = vocab.tokenize(prompt.as_bytes(), vocab.should_add_bos(), true);
+        let n_ctx = self.context_tokens();
+        let prompt_tokens = u32::try_from(tokens.len()).unwrap_or(u32::MAX);
+        if tokens.is_empty() {
+            return Err(RuntimeError::BadRequest("the prompt is empty".into()));
+        }
+        if prompt_tokens >= n_ctx {
+            return Err(RuntimeError::ContextOverflow {
+                prompt_tokens,
+                context_tokens: n_ctx,
+            });
+        }
+        Ok(tokens)
+    }
+
+    pub(crate) fn model(&self) -> &LlamaModel {
+        &self.model
+    }
+
+    pub(crate) fn thread_count(&self) -> i32 {
+        self.threads()
+    }
+
+    pub(crate) fn batch_tokens(&self) -> u32 {
+        self.options.batch_tokens
     }
 
     /// Tokens that end a turn, for samplers that must not stop early (benchmarks).
@@ -378,6 +373,88 @@ pub struct BenchResult {
     pub prompt_tokens_per_s: f64,
     pub decode_tokens_per_s: f64,
     pub threads: i32,
+}
+
+/// The text of a generation so far: token bytes decoded as UTF-8 (a character split across
+/// tokens waits for its last byte), stop strings found, and the tail that could still become a
+/// stop string held back from the caller.
+pub(crate) struct Decoded {
+    pub(crate) text: String,
+    emitted: usize,
+    pending: Vec<u8>,
+    stops: Vec<String>,
+    hold_back: usize,
+}
+
+/// What one more token means for the caller.
+pub(crate) enum Step<'a> {
+    /// A stop string ended the text (it is cut off before the stop string).
+    Stop,
+    /// New text the caller may see.
+    Emit(&'a str),
+    /// Nothing to show yet.
+    Hold,
+}
+
+impl Decoded {
+    pub(crate) fn new(stops: Vec<String>) -> Decoded {
+        let hold_back = stops
+            .iter()
+            .map(String::len)
+            .max()
+            .unwrap_or(1)
+            .saturating_sub(1);
+        Decoded {
+            text: String::new(),
+            emitted: 0,
+            pending: Vec::new(),
+            stops,
+            hold_back,
+        }
+    }
+
+    /// Add one token's bytes.
+    pub(crate) fn push(&mut self, piece: &[u8]) -> Step<'_> {
+        self.pending.extend_from_slice(piece);
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            Err(error) if error.error_len().is_none() => error.valid_up_to(),
+            Err(error) => error.valid_up_to() + error.error_len().unwrap_or(1),
+        };
+        self.text
+            .push_str(&String::from_utf8_lossy(&self.pending[..valid]));
+        self.pending.drain(..valid);
+        let emitted = self.emitted.min(self.text.len());
+        if let Some(at) = self
+            .stops
+            .iter()
+            .filter_map(|stop| {
+                self.text[emitted..]
+                    .find(stop.as_str())
+                    .map(|i| i + emitted)
+            })
+            .min()
+        {
+            self.text.truncate(at);
+            return Step::Stop;
+        }
+        let safe = floor_char_boundary(&self.text, self.text.len().saturating_sub(self.hold_back));
+        if safe > self.emitted {
+            let from = self.emitted;
+            self.emitted = safe;
+            return Step::Emit(&self.text[from..safe]);
+        }
+        Step::Hold
+    }
+
+    /// The end of the text: bytes of an unfinished character are kept as replacement characters;
+    /// returns what the caller has not seen yet.
+    pub(crate) fn finish(&mut self) -> Option<&str> {
+        let rest = String::from_utf8_lossy(&self.pending).into_owned();
+        self.text.push_str(&rest);
+        self.pending.clear();
+        (self.text.len() > self.emitted).then(|| &self.text[self.emitted..])
+    }
 }
 
 fn floor_char_boundary(text: &str, mut index: usize) -> usize {

@@ -5,18 +5,22 @@
 //! - [`gguf`]: checks a GGUF file and reads its metadata before llama.cpp loads it.
 //! - [`engine::Runtime`]: load, tokenize, render chats, generate with streaming and cancellation,
 //!   benchmark.
+//! - [`batch::Batcher`]: continuous batching: concurrent generations decoded together in one
+//!   context with a KV cache split per sequence, sampled in Rust like single ones.
 //! - [`sampling`]: temperature, top-k, top-p, repetition penalty, seeds, stop strings, and the
 //!   [`sampling::LogitsProcessor`] / [`sampling::TokenPicker`] hooks.
 //! - [`template`]: the model's Jinja chat template, rendered with minijinja.
 //!
 //! This crate knows nothing of HTTP: `warden-server` maps it onto the OpenAI API.
 
+pub mod batch;
 pub mod engine;
 /// The GGUF header reader lives in `warden-gguf` (no llama.cpp, so it can be fuzzed alone).
 pub use warden_gguf as gguf;
 pub mod sampling;
 pub mod template;
 
+pub use batch::Batcher;
 pub use engine::{Completion, FinishReason, Runtime, RuntimeOptions};
 
 /// What went wrong, sorted by whose fault it is.

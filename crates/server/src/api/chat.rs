@@ -26,40 +26,60 @@ use tokio::sync::{Semaphore, mpsc};
 use warden_guard::{Action, Guard, Hold, REFUSAL, REJECTED, STOPPED, StreamStep};
 use warden_runtime::sampling::{Sampler, SamplingParams};
 use warden_runtime::template::ChatMessage;
-use warden_runtime::{Completion, FinishReason, Runtime, RuntimeError};
+use warden_runtime::{Batcher, Completion, FinishReason, Runtime, RuntimeError};
 
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 
-/// A loaded model, its queue and its guard.
+/// A loaded model, its batch of running generations, its queue and its guard.
 pub struct ModelService {
     pub runtime: Arc<Runtime>,
+    /// Up to `parallel` generations decode together; the queue admits that many at once.
+    batcher: Arc<Batcher>,
     guard: Option<Arc<Guard>>,
     queue: Arc<Semaphore>,
     /// Set on shutdown: running generations stop at their next token, queued ones never start.
     stopping: Arc<AtomicBool>,
 }
 
+/// Generations decoded together when a config says 0.
+pub const DEFAULT_PARALLEL: u32 = 8;
+
 impl ModelService {
-    /// The model as users reach it: behind `guard`.
-    pub fn guarded(runtime: Runtime, guard: Arc<Guard>) -> Self {
-        Self {
-            runtime: Arc::new(runtime),
-            guard: Some(guard),
-            queue: Arc::new(Semaphore::new(1)),
+    fn new(
+        runtime: Runtime,
+        parallel: u32,
+        guard: Option<Arc<Guard>>,
+    ) -> Result<Self, RuntimeError> {
+        let runtime = Arc::new(runtime);
+        let parallel = if parallel == 0 {
+            DEFAULT_PARALLEL
+        } else {
+            parallel
+        };
+        let batcher = Arc::new(Batcher::start(Arc::clone(&runtime), parallel)?);
+        Ok(Self {
+            runtime,
+            queue: Arc::new(Semaphore::new(batcher.max_sequences() as usize)),
+            batcher,
+            guard,
             stopping: Arc::new(AtomicBool::new(false)),
-        }
+        })
+    }
+
+    /// The model as users reach it: behind `guard`, `parallel` generations at once (0: 8).
+    pub fn guarded(
+        runtime: Runtime,
+        guard: Arc<Guard>,
+        parallel: u32,
+    ) -> Result<Self, RuntimeError> {
+        Self::new(runtime, parallel, Some(guard))
     }
 
     /// The model with no filters, for the evaluation harness only (which measures the model
     /// itself and serves it on a private loopback port).
-    pub fn for_evaluation(runtime: Runtime) -> Self {
-        Self {
-            runtime: Arc::new(runtime),
-            guard: None,
-            queue: Arc::new(Semaphore::new(1)),
-            stopping: Arc::new(AtomicBool::new(false)),
-        }
+    pub fn for_evaluation(runtime: Runtime, parallel: u32) -> Result<Self, RuntimeError> {
+        Self::new(runtime, parallel, None)
     }
 
     /// Cancel the running generation and refuse new ones (503 `shutting_down`), so a server
@@ -305,7 +325,7 @@ pub async fn completions(
                 "the model queue is closed",
             )
         })?;
-    let runtime = Arc::clone(&service.runtime);
+    let batcher = Arc::clone(&service.batcher);
     let stopping = Arc::clone(&service.stopping);
     let guard = service.guard.clone();
     if !request.stream {
@@ -313,7 +333,7 @@ pub async fn completions(
         let _guard = CancelOnDrop(Arc::clone(&cancelled));
         let completion = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            runtime.generate(&prompt, Sampler::new(params), &mut |_| {
+            batcher.generate(&prompt, Sampler::new(params), &mut |_| {
                 !cancelled.load(Ordering::Relaxed) && !stopping.load(Ordering::Relaxed)
             })
         })
@@ -383,7 +403,7 @@ pub async fn completions(
                     .blocking_send(Ok(chunk(json!({"content": text}), None)))
                     .is_ok()
         };
-        let result = runtime.generate(&prompt, Sampler::new(params), &mut |text| {
+        let result = batcher.generate(&prompt, Sampler::new(params), &mut |text| {
             // A held-back token sends nothing, so ask the channel whether the client left.
             if stopping.load(Ordering::Relaxed) || sender.is_closed() {
                 return false;
