@@ -544,6 +544,19 @@ pub struct ComplianceArgs {
     /// Largest share of error outcomes before the run is marked failed (and is no evidence).
     #[arg(long, default_value_t = 0.1)]
     pub max_error_rate: f64,
+    /// Also run the generated-content assessment (9.3): judge the same answers for harm with
+    /// this rubric (harmbench or strongreject) on --judge-target.
+    #[arg(long, requires = "judge_target")]
+    pub content_judge: Option<String>,
+    /// The content judge's URL, or `local`.
+    #[arg(long)]
+    pub judge_target: Option<String>,
+    /// The content judge's model name (default for `local`: the loaded model's id).
+    #[arg(long)]
+    pub judge_model: Option<String>,
+    /// Environment variable holding the content judge's API key.
+    #[arg(long)]
+    pub judge_api_key_env: Option<String>,
 }
 
 /// Attacker-driven attack methods.

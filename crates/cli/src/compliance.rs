@@ -27,7 +27,25 @@ pub async fn run(global: &Global, args: &ComplianceArgs) -> Result<u8, Failure> 
         series,
         checkpoint,
         max_error_rate,
+        content_judge,
+        judge_target,
+        judge_model,
+        judge_api_key_env,
     } = args;
+    let content_judge = match content_judge {
+        None => None,
+        Some(name) => {
+            let kind: warden_eval::judge::JudgeKind = name
+                .parse()
+                .map_err(|e: String| Failure::usage(anyhow::anyhow!(e)))?;
+            if kind == warden_eval::judge::JudgeKind::Refusal {
+                return Err(Failure::usage(anyhow::anyhow!(
+                    "--content-judge must judge harm: harmbench or strongreject, not refusal"
+                )));
+            }
+            Some(kind)
+        }
+    };
     let (limit, concurrency, max_tokens, format) = (*limit, *concurrency, *max_tokens, *format);
     let (
         home,
@@ -93,10 +111,83 @@ pub async fn run(global: &Global, args: &ComplianceArgs) -> Result<u8, Failure> 
     .await?;
     let samples = run::stored_samples(eval_store.as_ref(), &id).await?;
     let assessment = compliance::assess(&id, &bank, &samples);
+    let content = match (content_judge, judge_target) {
+        (Some(kind), Some(url)) => {
+            let judge_args = crate::args::TargetArgs {
+                target: url.clone(),
+                model: judge_model.clone(),
+                api_key_env: judge_api_key_env.clone(),
+                timeout: target.timeout,
+            };
+            let judge = connected.reuse_or_connect(&judge_args, model).await?;
+            // The same requests as the refusal run: the answers come from the journal, so only
+            // the judge is called.
+            let content_config = RunConfig {
+                judge: Some(run::JudgeSpec {
+                    kind: kind.name().to_owned(),
+                    target: TargetSpec {
+                        url: url.clone(),
+                        model: judge_model.clone().unwrap_or_default(),
+                        api_key_env: judge_api_key_env.clone(),
+                        timeout_secs: target.timeout,
+                    },
+                }),
+                ..config.clone()
+            };
+            let content_id = format!("{id}-content");
+            eprintln!(
+                "warden: run {content_id}: the same answers judged for harm by {} ({})",
+                kind.name(),
+                judge.id()
+            );
+            let judged = run::run_suite(
+                &ledger,
+                Arc::clone(&eval_store),
+                Start::New(content_id.clone()),
+                &content_config,
+                &bank,
+                &planned,
+                Arc::clone(&connected.target),
+                Some((kind, Arc::clone(&judge))),
+                &Bar::new("calls"),
+                &local_actor(None),
+                Some(&home.root().join("eval-journal")),
+            )
+            .await?;
+            let judged_samples = run::stored_samples(eval_store.as_ref(), &content_id).await?;
+            let report = compliance::assess_content(
+                &content_id,
+                &judged_samples,
+                &format!("judge:{} on {}", kind.name(), judge.id()),
+                "not measured: Warden ships no human harm labels to calibrate a harm judge against (the refusal judge's agreement is what `warden eval calibrate` measures); read the failing answers with `warden eval samples RUN --outcome fail`",
+            );
+            Some((report, judged.report.run.status == "failed"))
+        }
+        _ => None,
+    };
     if global.json || format == ReportFormat::Json {
-        print_json(&serde_json::to_value(&assessment).map_err(Failure::environment)?);
+        let mut value = serde_json::to_value(&assessment).map_err(Failure::environment)?;
+        if let Some((report, _)) = &content {
+            value["generated_content"] =
+                serde_json::to_value(report).map_err(Failure::environment)?;
+        }
+        print_json(&value);
     } else {
         print!("{}", compliance::to_markdown(&assessment));
+        if let Some((report, _)) = &content {
+            print!("{}", compliance::content_markdown(report));
+        }
+    }
+    if let Some((report, failed)) = &content
+        && (*failed || !report.meets_threshold)
+    {
+        if *failed {
+            eprintln!(
+                "warden: run {} FAILED: too many judge errors; see `warden eval report {}`",
+                report.run, report.run
+            );
+        }
+        return Ok(exit::CHECK_FAILED);
     }
     if finished.report.run.status == "failed" {
         eprintln!(

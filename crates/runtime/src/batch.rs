@@ -373,11 +373,11 @@ fn work(runtime: &Runtime, mut ctx: LlamaContext<'_>, sequences: u32, queue: &mp
                 |token| vocab.token_to_piece(token, false, None),
                 |token| vocab.is_eog(token),
             );
-            if let Some(finish) = finish {
-                if let Some(done) = slot.take() {
-                    let _ = ctx.clear_kv_cache_seq(Some(done.id as u32), None, None);
-                    finish_sequence(done, finish);
-                }
+            if let Some(finish) = finish
+                && let Some(done) = slot.take()
+            {
+                let _ = ctx.clear_kv_cache_seq(Some(done.id as u32), None, None);
+                finish_sequence(done, finish);
             }
         }
     }

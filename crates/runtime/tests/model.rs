@@ -239,8 +239,11 @@ fn token_ids_match_the_reference_tokenizer() {
     }
 }
 
-/// Records, at every step, the token greedy decoding picks and its lead over the runner-up.
-struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<(i32, f32)>>>);
+/// Per step: the token greedy decoding picks and its lead over the runner-up.
+type Steps = std::sync::Arc<std::sync::Mutex<Vec<(i32, f32)>>>;
+
+/// Records [`Steps`] as a generation goes.
+struct Recorder(Steps);
 
 impl warden_runtime::sampling::LogitsProcessor for Recorder {
     fn process(&mut self, _history: &[i32], logits: &mut [f32]) {
@@ -256,7 +259,7 @@ impl warden_runtime::sampling::LogitsProcessor for Recorder {
     }
 }
 
-fn recorded(max_tokens: u32) -> (Sampler, std::sync::Arc<std::sync::Mutex<Vec<(i32, f32)>>>) {
+fn recorded(max_tokens: u32) -> (Sampler, Steps) {
     let steps = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sampler = Sampler::new(SamplingParams::greedy(max_tokens))
         .with_processor(Box::new(Recorder(std::sync::Arc::clone(&steps))));
