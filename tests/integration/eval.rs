@@ -371,8 +371,24 @@ fn calibration_measures_the_string_match_baseline_against_human_labels() {
     let home = TestHome::init();
     let out = home.run(&["eval", "calibrate", "--limit", "90", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let report: Value = json(&out);
+    let calibration: Value = json(&out);
+    let report = &calibration["english"];
     assert_eq!(report["items"], 90);
+    // Issue 15: the Chinese set is calibrated the same way, with its labelling agreement.
+    assert_eq!(calibration["chinese"]["items"], 90);
+    assert!(
+        calibration["chinese"]["per_model"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 4
+    );
+    assert!(
+        calibration["chinese_labelling"]["binary"]["kappa"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     let baseline = &report["raters"][0];
     let accuracy = baseline["binary"]["accuracy"].as_f64().unwrap();
     assert!((0.5..=1.0).contains(&accuracy), "{baseline}");

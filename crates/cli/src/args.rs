@@ -455,10 +455,10 @@ pub enum EvalCommand {
         #[command(flatten)]
         model: ModelArgs,
     },
-    /// Train the refusal detector's classifier on every embedded labelled completion and write
-    /// it with its provenance (`FILE` and `FILE.provenance.json`): how the shipped model is made.
+    /// Train the refusal detector's classifier on XSTest's labelled completions and write it
+    /// with its provenance into DIR: how the shipped model in crates/eval/data/refusal is made.
     TrainRefusal {
-        /// Where to write the model.
+        /// The folder to write the models into.
         #[arg(long)]
         out: PathBuf,
     },

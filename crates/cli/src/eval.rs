@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
+use warden_eval::calibrate::LabelledSet;
 use warden_eval::journal::Limits;
 use warden_eval::judge::JudgeKind;
 use warden_eval::report::{self, Report};
@@ -74,18 +75,42 @@ pub async fn run(global: &Global, command: EvalCommand) -> Outcome {
                     .await?,
                 ),
             };
-            let report = warden_eval::calibrate::calibrate(
-                judge.as_ref().map(|j| j.target.as_ref()),
-                limit,
-                concurrency,
-                &Bar::new("judge calls"),
-            )
-            .await
-            .map_err(Failure::environment)?;
+            let judge_target = judge.as_ref().map(|j| j.target.as_ref());
+            let mut reports = Vec::new();
+            for set in [LabelledSet::English, LabelledSet::Chinese] {
+                reports.push(
+                    warden_eval::calibrate::calibrate(
+                        set,
+                        judge_target,
+                        limit,
+                        concurrency,
+                        &Bar::new("judge calls"),
+                    )
+                    .await
+                    .map_err(Failure::environment)?,
+                );
+            }
+            let [english, chinese] = <[_; 2]>::try_from(reports)
+                .map_err(|_| Failure::environment(anyhow::anyhow!("calibration incomplete")))?;
+            let labelling =
+                warden_eval::calibrate::zh_labelling_agreement().map_err(Failure::environment)?;
             if global.json {
-                print_json(&serde_json::to_value(&report).map_err(Failure::environment)?);
+                print_json(&json!({
+                    "english": english,
+                    "chinese": chinese,
+                    "chinese_labelling": labelling,
+                }));
             } else {
-                print!("{}", report.to_markdown());
+                print!(
+                    "# English: XSTest's labelled completions\n\n{}\n# Chinese: Warden's labelled answers (crates/eval/data/refusal-zh)\n\nTwo independent labelling passes over {} answers agree on {:.3} of them, binary (κ {:.3}); {:.3} in three classes (κ {:.3}).\n\n{}",
+                    english.to_markdown(),
+                    labelling.items,
+                    labelling.binary.accuracy,
+                    labelling.binary.kappa,
+                    labelling.three_class.accuracy,
+                    labelling.three_class.kappa,
+                    chinese.to_markdown()
+                );
             }
             Ok(exit::OK)
         }
@@ -234,11 +259,12 @@ pub(crate) async fn connect(args: &TargetArgs, model: &ModelArgs) -> Result<Conn
     })
 }
 
-/// `warden eval train-refusal --out FILE`.
+/// `warden eval train-refusal --out DIR`: the refusal classifier and its provenance.
 fn train_refusal(global: &Global, out: &std::path::Path) -> Outcome {
+    use warden_eval::calibrate::{self, LabelledCompletion};
     use warden_eval::refusal;
-    let items = warden_eval::calibrate::labelled_completions().map_err(Failure::environment)?;
-    let all: Vec<&warden_eval::calibrate::LabelledCompletion> = items.iter().collect();
+    let english = calibrate::labelled_completions().map_err(Failure::environment)?;
+    let all: Vec<&LabelledCompletion> = english.iter().collect();
     let examples = refusal::examples(&all);
     // Say what the data look like before fitting: a bad set is refused here, warnings shown.
     let check = refusal::check_data(&examples).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
@@ -253,7 +279,7 @@ fn train_refusal(global: &Global, out: &std::path::Path) -> Outcome {
     let options = refusal::options();
     let provenance = refusal::Provenance {
         model: model.version().to_owned(),
-        trained_on: warden_eval::calibrate::labelled_files()
+        trained_on: calibrate::labelled_files()
             .into_iter()
             .map(|(path, sha256, source_model)| refusal::TrainingFile {
                 path: format!("crates/eval/data/{path}"),
@@ -272,21 +298,22 @@ fn train_refusal(global: &Global, out: &std::path::Path) -> Outcome {
             options.features.min_n, options.features.max_n, options.features.bits
         ),
         epochs: options.epochs,
-        command: "warden eval train-refusal --out crates/eval/data/refusal/refusal-classifier.json"
-            .to_owned(),
+        command: "warden eval train-refusal --out crates/eval/data/refusal".to_owned(),
     };
+    std::fs::create_dir_all(out).map_err(|e| {
+        Failure::environment(anyhow::anyhow!("cannot create {}: {e}", out.display()))
+    })?;
     let write = |path: &std::path::Path, text: String| {
         std::fs::write(path, text).map_err(|e| {
             Failure::environment(anyhow::anyhow!("cannot write {}: {e}", path.display()))
         })
     };
-    write(out, format!("{}\n", model.to_json()))?;
-    let mut sidecar = out.as_os_str().to_owned();
-    sidecar.push(".provenance.json");
+    let path = out.join("refusal-classifier.json");
+    write(&path, format!("{}\n", model.to_json()))?;
     let provenance_json =
         serde_json::to_string_pretty(&provenance).map_err(Failure::environment)?;
     write(
-        std::path::Path::new(&sidecar),
+        &out.join("refusal-classifier.json.provenance.json"),
         format!("{provenance_json}\n"),
     )?;
     if global.json {
@@ -294,7 +321,7 @@ fn train_refusal(global: &Global, out: &std::path::Path) -> Outcome {
     } else {
         println!(
             "{}: {} ({} weights), trained on {} examples",
-            out.display(),
+            path.display(),
             model.version(),
             model.weights_len(),
             check.examples

@@ -41,6 +41,8 @@ pub struct LabelledCompletion {
     pub label: RefusalClass,
     /// The model that wrote the completion (`gpt4`, `llama2new`, from the file name).
     pub source_model: String,
+    /// `en` or `zh`.
+    pub language: String,
 }
 
 /// An embedded calibration file.
@@ -162,6 +164,7 @@ fn parse_labelled(
                 completion,
                 label,
                 source_model: source_model.to_owned(),
+                language: "en".into(),
             })
         })
         .collect()
@@ -350,8 +353,16 @@ fn leave_one_model_out(
             }
             match &fold {
                 Ok(classifier) => {
-                    let says =
-                        crate::refusal::classifier_says_refusal(classifier, &item.completion);
+                    let script = if item.language == "zh" {
+                        crate::refusal::Script::Han
+                    } else {
+                        crate::refusal::Script::Latin
+                    };
+                    let says = crate::refusal::classifier_says_refusal(
+                        classifier,
+                        script,
+                        &item.completion,
+                    );
                     alone[index] = Ok(binary_class(says));
                     detector[index] = Ok(binary_class(says || is_refusal(&item.completion)));
                 }
@@ -455,7 +466,7 @@ async fn judged_class(
             target,
             &item.prompt,
             &item.completion,
-            "en",
+            &item.language,
         )
         .await
         {
@@ -566,18 +577,134 @@ pub async fn calibrate_items(
     }
 }
 
-/// Calibrate on the embedded XSTest labelled completions: the string-match baseline always,
+/// The embedded labelled answers a calibration runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabelledSet {
+    /// XSTest's completions of five models.
+    English,
+    /// Warden's Chinese set (`data/refusal-zh/`).
+    Chinese,
+}
+
+/// Calibrate on one embedded labelled set: the string-match baseline always,
 /// the refusal judge on `judge_target` when given. `limit` takes that many items spread over
 /// the data (see [`spread`]); `concurrency` bounds parallel judge calls. Fails only when the
 /// embedded data do not load.
 pub async fn calibrate(
+    set: LabelledSet,
     judge_target: Option<&dyn Target>,
     limit: Option<usize>,
     concurrency: usize,
     progress: &dyn crate::run::Progress,
 ) -> Result<CalibrationReport, EvalError> {
-    let items = spread(&labelled_completions()?, limit);
+    let all = match set {
+        LabelledSet::English => labelled_completions()?,
+        LabelledSet::Chinese => labelled_completions_zh()?,
+    };
+    let items = spread(&all, limit);
     Ok(calibrate_items(&items, judge_target, concurrency, progress).await)
+}
+
+/// The embedded Chinese labelled set (see `data/refusal-zh/README.md`).
+const ZH_LABELLED: &[u8] = include_bytes!("../data/refusal-zh/labelled.jsonl");
+const ZH_LABELLED_PATH: &str = "refusal-zh/labelled.jsonl";
+const ZH_LABELLED_SHA256: &str = "c6074c88a8bb8c7276df8721a5b061769b70c5fa590c05ec1e610031b2c46099";
+
+/// One line of the Chinese labelled set: two independent labelling passes and the final label.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ZhLine {
+    id: String,
+    prompt: String,
+    answer: String,
+    source_model: String,
+    label_1: String,
+    label_2: String,
+    label: String,
+}
+
+fn zh_class(file: &str, line: usize, text: &str) -> Result<RefusalClass, EvalError> {
+    match text {
+        "full_compliance" => Ok(RefusalClass::FullCompliance),
+        "full_refusal" => Ok(RefusalClass::FullRefusal),
+        "partial_refusal" => Ok(RefusalClass::PartialRefusal),
+        other => Err(EvalError::Data {
+            file: file.to_owned(),
+            line,
+            message: format!(
+                "label `{other}` is not full_compliance, full_refusal or partial_refusal"
+            ),
+        }),
+    }
+}
+
+/// One Chinese answer with its final label and the labels of the two passes.
+type ZhItem = (LabelledCompletion, RefusalClass, RefusalClass);
+
+fn zh_lines() -> Result<Vec<ZhItem>, EvalError> {
+    check_sha256(ZH_LABELLED_PATH, ZH_LABELLED, ZH_LABELLED_SHA256)?;
+    let text = std::str::from_utf8(ZH_LABELLED).map_err(|e| EvalError::Data {
+        file: ZH_LABELLED_PATH.to_owned(),
+        line: 0,
+        message: format!("not UTF-8 ({e}); restore the original file"),
+    })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            let number = index + 1;
+            let parsed: ZhLine = serde_json::from_str(line).map_err(|e| EvalError::Data {
+                file: ZH_LABELLED_PATH.to_owned(),
+                line: number,
+                message: e.to_string(),
+            })?;
+            let label = zh_class(ZH_LABELLED_PATH, number, &parsed.label)?;
+            let first = zh_class(ZH_LABELLED_PATH, number, &parsed.label_1)?;
+            let second = zh_class(ZH_LABELLED_PATH, number, &parsed.label_2)?;
+            Ok((
+                LabelledCompletion {
+                    id: parsed.id,
+                    kind: "zh".into(),
+                    prompt: parsed.prompt,
+                    completion: parsed.answer,
+                    label,
+                    source_model: parsed.source_model,
+                    language: "zh".into(),
+                },
+                first,
+                second,
+            ))
+        })
+        .collect()
+}
+
+/// The embedded Chinese labelled answers, with their final labels.
+pub fn labelled_completions_zh() -> Result<Vec<LabelledCompletion>, EvalError> {
+    Ok(zh_lines()?.into_iter().map(|(item, _, _)| item).collect())
+}
+
+/// How far two independent labelling passes agree.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LabellingAgreement {
+    pub items: u64,
+    /// Refusal (full or partial) versus compliance.
+    pub binary: Agreement,
+    pub three_class: Agreement,
+}
+
+/// Agreement of the Chinese set's two labelling passes.
+pub fn zh_labelling_agreement() -> Result<LabellingAgreement, EvalError> {
+    let lines = zh_lines()?;
+    let first: Vec<RefusalClass> = lines.iter().map(|(_, a, _)| *a).collect();
+    let second: Vec<RefusalClass> = lines.iter().map(|(_, _, b)| *b).collect();
+    let binary = |classes: &[RefusalClass]| -> Vec<bool> {
+        classes.iter().map(|c| c.is_refusal()).collect()
+    };
+    Ok(LabellingAgreement {
+        items: lines.len() as u64,
+        binary: agreement(&binary(&first), &binary(&second)),
+        three_class: agreement(&first, &second),
+    })
 }
 
 impl CalibrationReport {
@@ -587,7 +714,7 @@ impl CalibrationReport {
         let [comply, refuse, partial] = self.human;
         let _ = writeln!(
             out,
-            "Agreement with human labels on {} XSTest completions ({comply} full compliance, {refuse} full refusal, {partial} partial refusal). Binary: refusal = full or partial refusal. Errors are left out of accuracy and κ.\n",
+            "Agreement with the labels on {} labelled answers ({comply} full compliance, {refuse} full refusal, {partial} partial refusal). Binary: refusal = full or partial refusal. Errors are left out of accuracy and κ.\n",
             self.items
         );
         out.push_str("## Headline: worst held-out source model (binary agreement)\n\n| rater | worst held-out model | accuracy | 95 % CI | below the baseline on |\n|---|---|---:|---|---|\n");
@@ -705,6 +832,7 @@ mod tests {
             completion: completion.into(),
             label,
             source_model: "test".into(),
+            language: "en".into(),
         }
     }
 
@@ -808,7 +936,9 @@ mod tests {
 
     #[tokio::test]
     async fn baseline_on_the_real_data() {
-        let report = calibrate(None, None, 1, &crate::run::Quiet).await.unwrap();
+        let report = calibrate(LabelledSet::English, None, None, 1, &crate::run::Quiet)
+            .await
+            .unwrap();
         let all = 450 * LABELLED_FILES.len() as u64;
         assert_eq!(report.items, all);
         assert_eq!(report.human.iter().sum::<u64>(), all);
@@ -831,7 +961,7 @@ mod tests {
         assert!(baseline.confusion.iter().all(|row| row[P.index()] == 0));
         assert_eq!(baseline.confusion.iter().flatten().sum::<u64>(), all);
         eprintln!("{}", report.to_markdown());
-        let small = calibrate(None, Some(30), 1, &crate::run::Quiet)
+        let small = calibrate(LabelledSet::English, None, Some(30), 1, &crate::run::Quiet)
             .await
             .unwrap();
         assert_eq!(small.items, 30);
@@ -976,9 +1106,15 @@ mod tests {
             },
             calls: AtomicUsize::new(0),
         };
-        let report = calibrate(Some(&judge), Some(60), 8, &crate::run::Quiet)
-            .await
-            .unwrap();
+        let report = calibrate(
+            LabelledSet::English,
+            Some(&judge),
+            Some(60),
+            8,
+            &crate::run::Quiet,
+        )
+        .await
+        .unwrap();
         let rated = &report.raters[1];
         assert_eq!((rated.items, rated.errors), (60, 0), "{rated:?}");
         assert!(close(rated.three_class.accuracy, 1.0), "{rated:?}");
@@ -1007,7 +1143,9 @@ mod tests {
 
     #[tokio::test]
     async fn issue_15_calibration_is_per_model_with_a_held_out_headline() {
-        let report = calibrate(None, None, 1, &crate::run::Quiet).await.unwrap();
+        let report = calibrate(LabelledSet::English, None, None, 1, &crate::run::Quiet)
+            .await
+            .unwrap();
         assert!(report.models.len() >= 2, "{:?}", report.models);
         let names: Vec<&str> = report.raters.iter().map(|r| r.rater.as_str()).collect();
         assert_eq!(
@@ -1047,5 +1185,20 @@ mod tests {
         assert!(markdown.contains("worst held-out model"), "{markdown}");
         assert!(markdown.contains("no (in-sample)"), "{markdown}");
         eprintln!("{markdown}");
+    }
+
+    #[test]
+    fn issue_15_the_chinese_set_loads_with_both_labelling_passes() {
+        let items = labelled_completions_zh().unwrap();
+        assert_eq!(items.len(), 300);
+        for model in ["smollm2-135m", "claude-helpful", "claude-strict"] {
+            let mine = items.iter().filter(|i| i.source_model == model).count();
+            assert_eq!(mine, 100, "{model}");
+        }
+        assert!(items.iter().all(|i| i.language == "zh"));
+        let agreement = zh_labelling_agreement().unwrap();
+        assert_eq!(agreement.items, 300);
+        assert!(agreement.binary.kappa > 0.8, "{agreement:?}");
+        assert!(agreement.three_class.accuracy <= agreement.binary.accuracy);
     }
 }
