@@ -185,31 +185,16 @@ pub async fn run(command: ModelCommand, json_output: bool) -> Result<u8, Failure
                 print!("{prompt}");
                 return Ok(exit::OK);
             }
-            let mut best: Option<warden_runtime::engine::BenchResult> = None;
             let progress = crate::eval::Bar::new("runs");
             let total = u64::from(runs.max(1)) * (1 + streams.len() as u64);
-            for run in 0..runs.max(1) {
-                let result = tokio::task::block_in_place(|| runtime.bench(&prompt, tokens))?;
-                warden_eval::run::Progress::advance(&progress, u64::from(run) + 1, total, 0);
-                best = Some(match best {
-                    Some(previous) => warden_runtime::engine::BenchResult {
-                        prompt_tokens_per_s: previous
-                            .prompt_tokens_per_s
-                            .max(result.prompt_tokens_per_s),
-                        decode_tokens_per_s: previous
-                            .decode_tokens_per_s
-                            .max(result.decode_tokens_per_s),
-                        ..result
-                    },
-                    None => result,
-                });
-            }
-            let best = best.ok_or_else(|| Failure::usage(anyhow!("no benchmark run")))?;
+            let mut done = 0u64;
+            // Batched streams first, on the batcher's thread, which ends before the single-stream
+            // runs start on this one: llama.cpp's OpenMP threads spin between steps, and two
+            // calling threads' teams spinning on the same cores slow each other down severalfold.
             let mut batched: Vec<warden_runtime::batch::StreamsBench> = Vec::new();
             if !streams.is_empty() {
                 let most = streams.iter().copied().max().unwrap_or(1);
                 let batcher = warden_runtime::Batcher::start(Arc::clone(&runtime), most)?;
-                let mut done = u64::from(runs.max(1));
                 for &count in &streams {
                     let mut fastest: Option<warden_runtime::batch::StreamsBench> = None;
                     for _ in 0..runs.max(1) {
@@ -227,6 +212,25 @@ pub async fn run(command: ModelCommand, json_output: bool) -> Result<u8, Failure
                     batched.extend(fastest);
                 }
             }
+            let mut best: Option<warden_runtime::engine::BenchResult> = None;
+            for _ in 0..runs.max(1) {
+                let result = tokio::task::block_in_place(|| runtime.bench(&prompt, tokens))?;
+                done += 1;
+                warden_eval::run::Progress::advance(&progress, done, total, 0);
+                best = Some(match best {
+                    Some(previous) => warden_runtime::engine::BenchResult {
+                        prompt_tokens_per_s: previous
+                            .prompt_tokens_per_s
+                            .max(result.prompt_tokens_per_s),
+                        decode_tokens_per_s: previous
+                            .decode_tokens_per_s
+                            .max(result.decode_tokens_per_s),
+                        ..result
+                    },
+                    None => result,
+                });
+            }
+            let best = best.ok_or_else(|| Failure::usage(anyhow!("no benchmark run")))?;
             warden_eval::run::Progress::finish(&progress);
             if json_output {
                 let mut value = serde_json::to_value(&best).map_err(Failure::environment)?;
