@@ -476,6 +476,11 @@ async fn pair_attacks_report_success_rate_and_cost_under_a_budget() {
             .any(|r| r["id"] == run.as_str() && r["status"] == "finished"),
         "{runs}"
     );
+    let table = stdout(&home.run(&["eval", "samples", &run]));
+    assert!(
+        table.contains("best judge score 10/10 after 2 queries, 1 attempts kept"),
+        "{table}"
+    );
     let kept = stdout(&home.run(&["eval", "samples", &run, "--format", "jsonl"]));
     let kept: Vec<Value> = kept
         .lines()

@@ -42,6 +42,13 @@ fn why(sample: &Sample) -> String {
         None => "not read",
     };
     match &sample.verdict {
+        // An attack's verdict carries every attempt: summarise it; `--format jsonl` has it whole.
+        Some(verdict) if verdict.get("attempts").is_some() => format!(
+            "best judge score {}/10 after {} queries, {} attempts kept (--format jsonl lists them)",
+            verdict["best_score"],
+            verdict["queries"],
+            verdict["attempts"].as_array().map_or(0, Vec::len)
+        ),
         Some(verdict) => format!("{read}, expected {expected}; judge verdict {verdict}"),
         None => format!("{read}, expected {expected}"),
     }
