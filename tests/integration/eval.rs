@@ -34,6 +34,16 @@ fn suite_file(home: &TestHome, name: &str, n: usize) -> std::path::PathBuf {
     path
 }
 
+/// The instant upstream double answering every request with `text`.
+async fn answering(text: &str) -> testing::Upstream {
+    testing::start(UpstreamOptions {
+        reply: ReplyMode::Fixed(text.into()),
+        ..UpstreamOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
 fn eval_run(
     home: &TestHome,
     suite: &std::path::Path,
@@ -399,12 +409,7 @@ fn calibration_measures_the_string_match_baseline_against_human_labels() {
 async fn the_gbt45654_profile_reports_thresholds_and_coverage_gaps() {
     // The double always complies (no marker in the Chinese prompts): every should-refuse
     // question is answered, so the assessment fails the ≥ 95 % reference threshold.
-    let upstream = testing::start(UpstreamOptions {
-        reply: ReplyMode::Fixed("好的，下面是回答。".into()),
-        ..UpstreamOptions::default()
-    })
-    .await
-    .unwrap();
+    let upstream = answering("好的，下面是回答。").await;
     let home = TestHome::init();
     let out = home.run(&[
         "eval",
@@ -604,12 +609,7 @@ fn named_suite(home: &TestHome) -> std::path::PathBuf {
 async fn issue_15_samples_and_diff_show_the_evidence_behind_a_report() {
     // Two "checkpoints": one refuses the marked prompts, one answers everything.
     let careful = testing::start(UpstreamOptions::default()).await.unwrap();
-    let reckless = testing::start(UpstreamOptions {
-        reply: ReplyMode::Fixed("Sure: <b>here</b> it is.".into()),
-        ..UpstreamOptions::default()
-    })
-    .await
-    .unwrap();
+    let reckless = answering("Sure: <b>here</b> it is.").await;
     let home = TestHome::init();
     let suite = named_suite(&home);
     let first = eval_run(&home, &suite, &careful.url, &["--run-id", "ck1"]);
@@ -709,19 +709,9 @@ async fn issue_15_a_target_that_answers_404_stops_the_run_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_15_the_generated_content_assessment_judges_the_same_answers_for_harm() {
-    let target = testing::start(UpstreamOptions {
-        reply: ReplyMode::Fixed("好的，下面是回答。".into()),
-        ..UpstreamOptions::default()
-    })
-    .await
-    .unwrap();
+    let target = answering("好的，下面是回答。").await;
     // A harm judge (a test double) that finds nothing harmful.
-    let judge = testing::start(UpstreamOptions {
-        reply: ReplyMode::Fixed("no".into()),
-        ..UpstreamOptions::default()
-    })
-    .await
-    .unwrap();
+    let judge = answering("no").await;
     let home = TestHome::init();
     let out = home.run(&[
         "eval",

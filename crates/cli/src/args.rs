@@ -434,19 +434,14 @@ pub enum EvalCommand {
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
     },
-    /// Measure refusal scorers against XSTest's human-labelled completions: accuracy, Cohen's κ
-    /// and confusion matrices for the string-match baseline and, with --judge-target, a judge.
+    /// Measure refusal scorers against labelled answers (XSTest's English completions of five
+    /// models, Warden's Chinese set) per source model: accuracy, Cohen's κ and confusion
+    /// matrices for the rules, the n-gram classifier (leave-one-model-out) and, with
+    /// --judge-target, a judge.
     Calibrate {
-        /// The judge's URL, or `local`; without it only the string-match baseline is measured.
-        #[arg(long)]
-        judge_target: Option<String>,
-        /// The judge's model name (default for `local`: the loaded model's id).
-        #[arg(long)]
-        judge_model: Option<String>,
-        /// Environment variable holding the judge's API key.
-        #[arg(long)]
-        judge_api_key_env: Option<String>,
-        /// Calibrate on N labelled completions spread over both files (default: all 900).
+        #[command(flatten)]
+        judge: JudgeArgs,
+        /// Calibrate on N labelled answers of each set, spread over its models (default: all).
         #[arg(long)]
         limit: Option<usize>,
         /// Judge requests in flight at once.
@@ -548,15 +543,34 @@ pub struct ComplianceArgs {
     /// this rubric (harmbench or strongreject) on --judge-target.
     #[arg(long, requires = "judge_target")]
     pub content_judge: Option<String>,
-    /// The content judge's URL, or `local`.
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+}
+
+/// A judge model and how to reach it.
+#[derive(Args, Debug, Clone)]
+pub struct JudgeArgs {
+    /// The judge's URL, or `local`.
     #[arg(long)]
     pub judge_target: Option<String>,
-    /// The content judge's model name (default for `local`: the loaded model's id).
+    /// The judge's model name (default for `local`: the loaded model's id).
     #[arg(long)]
     pub judge_model: Option<String>,
-    /// Environment variable holding the content judge's API key.
+    /// Environment variable holding the judge's API key.
     #[arg(long)]
     pub judge_api_key_env: Option<String>,
+}
+
+impl JudgeArgs {
+    /// The judge as a target with `timeout` seconds per call, when one is named.
+    pub fn target(&self, timeout: u64) -> Option<TargetArgs> {
+        self.judge_target.as_ref().map(|url| TargetArgs {
+            target: url.clone(),
+            model: self.judge_model.clone(),
+            api_key_env: self.judge_api_key_env.clone(),
+            timeout,
+        })
+    }
 }
 
 /// Attacker-driven attack methods.
@@ -604,6 +618,18 @@ pub struct TargetArgs {
     /// Seconds before one request times out.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+}
+
+impl TargetArgs {
+    /// The endpoint as a run stores it (an unnamed model is empty).
+    pub fn spec(&self) -> warden_eval::target::TargetSpec {
+        warden_eval::target::TargetSpec {
+            url: self.target.clone(),
+            model: self.model.clone().unwrap_or_default(),
+            api_key_env: self.api_key_env.clone(),
+            timeout_secs: self.timeout,
+        }
+    }
 }
 
 /// `warden eval run`.

@@ -15,7 +15,7 @@ use warden_eval::attack::{
 };
 use warden_eval::journal::{Journal, JournaledTarget, Limits};
 use warden_eval::report::RunInfo;
-use warden_eval::run::{Outcome, Progress as _, Sample, select, suite_digest};
+use warden_eval::run::{Outcome, Sample, Tally, select, suite_digest};
 use warden_eval::store::EvalRunRecord;
 use warden_eval::target::Target;
 use warden_eval::{Expected, Item};
@@ -142,15 +142,13 @@ pub async fn run(global: &Global, plan: Plan, model: &ModelArgs) -> Result<u8, F
         target.target.id()
     );
     let progress = crate::eval::Bar::new("goals");
-    let done = std::sync::atomic::AtomicU64::new(0);
-    let failed = std::sync::atomic::AtomicU64::new(0);
-    let total = goals.len() as u64;
+    let tally = Tally::new(&progress, goals.len() as u64);
     let outcomes: Vec<(usize, AttackOutcome)> =
         futures_util::stream::iter(goals.iter().enumerate().map(|(index, goal)| {
             let target = &target_j;
             let attacker = &attacker_j;
             let config = &config;
-            let (progress, done, failed) = (&progress, &done, &failed);
+            let tally = &tally;
             async move {
                 let outcome = match plan.method {
                     AttackMethod::Pair => pair(goal, target, attacker, judge, config).await,
@@ -158,10 +156,7 @@ pub async fn run(global: &Global, plan: Plan, model: &ModelArgs) -> Result<u8, F
                         crescendo(goal, target, attacker, judge, config, plan.max_turns).await
                     }
                 };
-                let relaxed = std::sync::atomic::Ordering::Relaxed;
-                let errors = failed.load(relaxed) + u64::from(outcome.error.is_some());
-                failed.store(errors, relaxed);
-                progress.advance(done.fetch_add(1, relaxed) + 1, total, errors);
+                tally.record(outcome.error.is_some());
                 (index, outcome)
             }
         }))
@@ -170,7 +165,7 @@ pub async fn run(global: &Global, plan: Plan, model: &ModelArgs) -> Result<u8, F
         .await;
     let mut outcomes = outcomes;
     outcomes.sort_by_key(|(index, _)| *index);
-    progress.finish();
+    tally.finish();
     let outcomes: Vec<AttackOutcome> = outcomes.into_iter().map(|(_, o)| o).collect();
     let stats = AttackStats::from_outcomes(&outcomes);
     let scored_by = format!(

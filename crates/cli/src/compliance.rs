@@ -28,9 +28,7 @@ pub async fn run(global: &Global, args: &ComplianceArgs) -> Result<u8, Failure> 
         checkpoint,
         max_error_rate,
         content_judge,
-        judge_target,
-        judge_model,
-        judge_api_key_env,
+        judge,
     } = args;
     let content_judge = match content_judge {
         None => None,
@@ -111,26 +109,15 @@ pub async fn run(global: &Global, args: &ComplianceArgs) -> Result<u8, Failure> 
     .await?;
     let samples = run::stored_samples(eval_store.as_ref(), &id).await?;
     let assessment = compliance::assess(&id, &bank, &samples);
-    let content = match (content_judge, judge_target) {
-        (Some(kind), Some(url)) => {
-            let judge_args = crate::args::TargetArgs {
-                target: url.clone(),
-                model: judge_model.clone(),
-                api_key_env: judge_api_key_env.clone(),
-                timeout: target.timeout,
-            };
+    let content = match (content_judge, judge.target(target.timeout)) {
+        (Some(kind), Some(judge_args)) => {
             let judge = connected.reuse_or_connect(&judge_args, model).await?;
             // The same requests as the refusal run: the answers come from the journal, so only
             // the judge is called.
             let content_config = RunConfig {
                 judge: Some(run::JudgeSpec {
                     kind: kind.name().to_owned(),
-                    target: TargetSpec {
-                        url: url.clone(),
-                        model: judge_model.clone().unwrap_or_default(),
-                        api_key_env: judge_api_key_env.clone(),
-                        timeout_secs: target.timeout,
-                    },
+                    target: judge_args.spec(),
                 }),
                 ..config.clone()
             };

@@ -53,27 +53,14 @@ pub async fn run(global: &Global, command: EvalCommand) -> Outcome {
         } => crate::samples::diff(global, &first, &second, format).await,
         EvalCommand::Trend { series, format } => trend(global, &series, format).await,
         EvalCommand::Calibrate {
-            judge_target,
-            judge_model,
-            judge_api_key_env,
+            judge,
             limit,
             concurrency,
             model,
         } => {
-            let judge = match judge_target {
+            let judge = match judge.target(120) {
                 None => None,
-                Some(url) => Some(
-                    connect(
-                        &TargetArgs {
-                            target: url,
-                            model: judge_model,
-                            api_key_env: judge_api_key_env,
-                            timeout: 120,
-                        },
-                        &model,
-                    )
-                    .await?,
-                ),
+                Some(args) => Some(connect(&args, &model).await?),
             };
             let judge_target = judge.as_ref().map(|j| j.target.as_ref());
             let mut reports = Vec::new();
@@ -441,12 +428,7 @@ async fn eval_run(global: &Global, args: EvalRunArgs) -> Outcome {
             let config = RunConfig {
                 suite: suite_name.clone(),
                 suite_sha256: run::suite_digest(&suite.items),
-                target: TargetSpec {
-                    url: args.target.target.clone(),
-                    model: args.target.model.clone().unwrap_or_default(),
-                    api_key_env: args.target.api_key_env.clone(),
-                    timeout_secs: args.target.timeout,
-                },
+                target: args.target.spec(),
                 sampling: Sampling {
                     temperature: args.temperature,
                     max_tokens: args.max_tokens,

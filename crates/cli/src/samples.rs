@@ -15,11 +15,16 @@ use crate::exit::{self, Failure};
 const CLIP: usize = 160;
 
 /// The category as reports name it.
-fn category(sample: &Sample) -> &str {
-    if sample.category.is_empty() {
-        "(none)"
+fn category(sample: &Sample) -> String {
+    warden_eval::report::display_category(&sample.category)
+}
+
+/// ` epoch N` after an item id, for repeated samples; nothing for the first.
+fn epoch_suffix(epoch: u32) -> String {
+    if epoch > 0 {
+        format!(" epoch {epoch}")
     } else {
-        &sample.category
+        String::new()
     }
 }
 
@@ -31,11 +36,7 @@ fn why(sample: &Sample) -> String {
     if let Some(choice) = &sample.choice {
         return format!("multiple choice, both option orders: {choice:?}").to_lowercase();
     }
-    let expected = match sample.expected {
-        warden_eval::suite::Expected::Refuse => "a refusal",
-        warden_eval::suite::Expected::Comply => "an answer",
-        warden_eval::suite::Expected::Choose => "an option",
-    };
+    let expected = sample.expected.wanted();
     let read = match sample.refused {
         Some(true) => "read as a refusal",
         Some(false) => "read as an answer",
@@ -133,7 +134,7 @@ pub async fn samples(
     if let Some(wanted) = wanted_category
         && !all.iter().any(|s| category(s) == wanted)
     {
-        let mut names: Vec<&str> = all.iter().map(category).collect();
+        let mut names: Vec<String> = all.iter().map(category).collect();
         names.sort_unstable();
         names.dedup();
         return Err(Failure::usage(anyhow::anyhow!(
@@ -165,14 +166,10 @@ pub async fn samples(
         }
         SampleFormat::Table => {
             for sample in &chosen {
-                let epoch = if sample.epoch > 0 {
-                    format!(" epoch {}", sample.epoch)
-                } else {
-                    String::new()
-                };
                 println!(
-                    "{}{epoch}  {}  [{}]  scored by {}",
+                    "{}{}  {}  [{}]  scored by {}",
                     sample.item_id,
+                    epoch_suffix(sample.epoch),
                     sample.outcome.as_str().to_uppercase(),
                     category(sample),
                     if sample.scored_by.is_empty() {
@@ -216,11 +213,9 @@ pub async fn diff(
         return Ok(exit::OK);
     }
     let change_json = |c: &warden_eval::compare::Change| {
-        json!({
-            "item_id": c.item_id, "epoch": c.epoch, "category": c.category, "change": c.kind(),
-            "before": c.before, "after": c.after, "prompt": c.prompt,
-            "response_before": c.response_before, "response_after": c.response_after,
-        })
+        let mut value = serde_json::to_value(c).unwrap_or_default();
+        value["change"] = Value::String(c.kind());
+        value
     };
     match format {
         SampleFormat::Jsonl => {
@@ -242,14 +237,10 @@ pub async fn diff(
                 counts.join(", ")
             );
             for change in &diff.changes {
-                let epoch = if change.epoch > 0 {
-                    format!(" epoch {}", change.epoch)
-                } else {
-                    String::new()
-                };
                 println!(
-                    "{}{epoch}  {}  [{}]",
+                    "{}{}  {}  [{}]",
                     change.item_id,
+                    epoch_suffix(change.epoch),
                     change.kind(),
                     change.category
                 );

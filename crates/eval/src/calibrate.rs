@@ -45,6 +45,17 @@ pub struct LabelledCompletion {
     pub language: String,
 }
 
+impl LabelledCompletion {
+    /// The script its language is written in, which picks the classifier that may read it.
+    pub fn script(&self) -> crate::refusal::Script {
+        if self.language == "zh" {
+            crate::refusal::Script::Han
+        } else {
+            crate::refusal::Script::Latin
+        }
+    }
+}
+
 /// An embedded calibration file.
 struct LabelledFile {
     path: &'static str,
@@ -353,14 +364,9 @@ fn leave_one_model_out(
             }
             match &fold {
                 Ok(classifier) => {
-                    let script = if item.language == "zh" {
-                        crate::refusal::Script::Han
-                    } else {
-                        crate::refusal::Script::Latin
-                    };
                     let says = crate::refusal::classifier_says_refusal(
                         classifier,
-                        script,
+                        item.script(),
                         &item.completion,
                     );
                     alone[index] = Ok(binary_class(says));
@@ -394,7 +400,15 @@ fn model_rows(
                 .map(|(item, verdict)| (item.label, verdict.clone()))
                 .collect();
             let report = rater_report(rater.to_owned(), &rated);
-            let correct = (report.binary.accuracy * report.binary.items as f64).round() as u64;
+            let correct: u64 = RefusalClass::ALL
+                .iter()
+                .flat_map(|human| {
+                    RefusalClass::ALL
+                        .iter()
+                        .filter(|given| given.is_refusal() == human.is_refusal())
+                        .map(|given| report.confusion[human.index()][given.index()])
+                })
+                .sum();
             let interval = crate::stats::wilson(correct, report.binary.items, crate::stats::Z95);
             ModelAgreement {
                 rater: rater.to_owned(),
@@ -515,26 +529,21 @@ pub async fn calibrate_items(
             .collect(),
     )];
     if let Some(target) = judge_target {
-        let total = items.len() as u64;
-        let done = std::sync::atomic::AtomicU64::new(0);
-        let failed = std::sync::atomic::AtomicU64::new(0);
+        let tally = crate::run::Tally::new(progress, items.len() as u64);
         let mut judged: Vec<(usize, Result<RefusalClass, String>)> =
             stream::iter(items.iter().enumerate())
                 .map(|(index, item)| {
-                    let (done, failed) = (&done, &failed);
+                    let tally = &tally;
                     async move {
                         let verdict = judged_class(target, item).await;
-                        let relaxed = std::sync::atomic::Ordering::Relaxed;
-                        let errors = failed.fetch_add(u64::from(verdict.is_err()), relaxed)
-                            + u64::from(verdict.is_err());
-                        progress.advance(done.fetch_add(1, relaxed) + 1, total, errors);
+                        tally.record(verdict.is_err());
                         (index, verdict)
                     }
                 })
                 .buffer_unordered(concurrency.max(1))
                 .collect()
                 .await;
-        progress.finish();
+        tally.finish();
         // Completion order varies run to run; item order keeps error examples reproducible.
         judged.sort_by_key(|(index, _)| *index);
         verdicts.push((

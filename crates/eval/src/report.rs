@@ -263,7 +263,8 @@ pub fn build(run: RunInfo, samples: &[Sample]) -> Report {
     }
 }
 
-fn display_category(category: &str) -> String {
+/// A category as reports name it: `(none)` for items without one.
+pub fn display_category(category: &str) -> String {
     if category.is_empty() {
         "(none)".into()
     } else {
@@ -652,11 +653,7 @@ fn example(sample: &Sample) -> Example {
     }
     summary.push_str(&format!(
         ": expected {}, scored by {}",
-        match sample.expected {
-            Expected::Refuse => "a refusal",
-            Expected::Comply => "an answer",
-            Expected::Choose => "the right option",
-        },
+        sample.expected.wanted(),
         sample.scored_by
     ));
     let mut fields = vec![

@@ -301,6 +301,39 @@ impl Progress for Quiet {
     fn advance(&self, _: u64, _: u64, _: u64) {}
 }
 
+/// Counts finished units of concurrent work (and how many failed) and reports each to a
+/// [`Progress`]: what every long command's progress line is fed from.
+pub struct Tally<'a> {
+    progress: &'a dyn Progress,
+    total: u64,
+    done: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+impl<'a> Tally<'a> {
+    pub fn new(progress: &'a dyn Progress, total: u64) -> Tally<'a> {
+        Tally {
+            progress,
+            total,
+            done: std::sync::atomic::AtomicU64::new(0),
+            failed: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// One more unit finished, `failed` or not.
+    pub fn record(&self, failed: bool) {
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        let errors = self.failed.fetch_add(u64::from(failed), relaxed) + u64::from(failed);
+        let done = self.done.fetch_add(1, relaxed) + 1;
+        self.progress.advance(done, self.total, errors);
+    }
+
+    /// The work is over.
+    pub fn finish(&self) {
+        self.progress.finish();
+    }
+}
+
 /// Make every call of the plan and score the answers. Keys answered before (an interrupted run,
 /// an earlier run with the same requests) come from the journal, not upstream.
 ///
@@ -323,19 +356,15 @@ pub async fn execute(
     if let Err(error) = target.preload(&keys).await {
         tracing::warn!(%error, "could not preload the journal; answers will be looked up one by one");
     }
-    let total = probes.len() as u64;
+    let tally = Tally::new(progress, probes.len() as u64);
     let concurrency = config.limits.concurrency.max(1);
-    let errors = std::sync::atomic::AtomicU64::new(0);
-    let done = std::sync::atomic::AtomicU64::new(0);
     let answered = std::sync::atomic::AtomicBool::new(false);
     let denied: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     let is_denied = || denied.lock().map_or(true, |d| d.is_some());
     let answers: HashMap<(usize, u32, Order), Result<Completion, String>> =
         futures_util::stream::iter(probes.into_iter().map(|probe| {
             let target = target.with_epoch(probe.epoch);
-            let errors = &errors;
-            let done = &done;
-            let (answered, denied) = (&answered, &denied);
+            let (tally, answered, denied) = (&tally, &answered, &denied);
             async move {
                 if is_denied() {
                     return (
@@ -356,20 +385,14 @@ pub async fn execute(
                     Err(_) => {}
                 }
                 let answer = answer.map_err(|e| e.to_string());
-                let failed = if answer.is_err() {
-                    errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
-                } else {
-                    errors.load(std::sync::atomic::Ordering::Relaxed)
-                };
-                let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                progress.advance(finished, total, failed);
+                tally.record(answer.is_err());
                 ((probe.item, probe.epoch, probe.order), answer)
             }
         }))
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    progress.finish();
+    tally.finish();
     if let Some(reason) = denied.lock().ok().and_then(|mut d| d.take()) {
         return Err(crate::RunError::Usage(format!(
             "the target refused the run's first calls, so it was stopped: {reason}"

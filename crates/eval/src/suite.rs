@@ -55,6 +55,17 @@ pub enum Expected {
     Choose,
 }
 
+impl Expected {
+    /// What a safe model gives, in words: "expected {}".
+    pub fn wanted(self) -> &'static str {
+        match self {
+            Expected::Refuse => "a refusal",
+            Expected::Comply => "an answer",
+            Expected::Choose => "the right option",
+        }
+    }
+}
+
 /// How a suite's items are graded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -291,14 +291,12 @@ impl Target for OpenAiTarget {
             let message = format!("{} answered {status}: {snippet}", self.endpoint);
             let code = status.as_u16();
             return Err(match code {
-                429 | 408 => CallError::Retryable {
-                    message,
-                    retry_after: wait,
-                },
-                _ if status.is_server_error() => CallError::Retryable {
-                    message,
-                    retry_after: wait,
-                },
+                _ if code == 429 || code == 408 || status.is_server_error() => {
+                    CallError::Retryable {
+                        message,
+                        retry_after: wait,
+                    }
+                }
                 401 | 403 => CallError::Denied {
                     status: code,
                     message: format!(

@@ -122,10 +122,6 @@ impl Batcher {
         self.max_sequences
     }
 
-    pub fn runtime(&self) -> &Arc<Runtime> {
-        &self.runtime
-    }
-
     /// Generate from `prompt` in the shared batch, streaming text to `on_text` on this thread;
     /// returning `false` from it cancels. Blocks until the generation ends.
     pub fn generate(

@@ -266,24 +266,26 @@ fn recorded(max_tokens: u32) -> (Sampler, Steps) {
     (sampler, steps)
 }
 
+/// A batcher over its own copy of the model (512-token context per sequence).
+fn batcher(sequences: u32) -> warden_runtime::Batcher {
+    let runtime = Runtime::load(
+        &model_path(),
+        RuntimeOptions {
+            context_tokens: 512,
+            ..RuntimeOptions::default()
+        },
+    )
+    .unwrap();
+    warden_runtime::Batcher::start(std::sync::Arc::new(runtime), sequences).unwrap()
+}
+
 /// Where two greedy token sequences part, that step is a near-tie in one of them (the top two
 /// logits within `NEAR_TIE`); batched matrix products may round such a tie the other way.
 const NEAR_TIE: f32 = 0.05;
 
 #[test]
 fn issue_15_batched_greedy_matches_single_sequences_except_at_near_ties() {
-    let batched_runtime = std::sync::Arc::new(
-        Runtime::load(
-            &model_path(),
-            RuntimeOptions {
-                context_tokens: 512,
-                ..RuntimeOptions::default()
-            },
-        )
-        .unwrap(),
-    );
-    let batcher =
-        warden_runtime::Batcher::start(std::sync::Arc::clone(&batched_runtime), 8).unwrap();
+    let batcher = batcher(8);
     let questions = [
         "Name a colour.",
         "What is the capital of France?",
@@ -366,17 +368,7 @@ fn issue_15_batched_greedy_matches_single_sequences_except_at_near_ties() {
 
 #[test]
 fn issue_15_batched_generations_stop_cancel_and_refuse_alone() {
-    let batched_runtime = std::sync::Arc::new(
-        Runtime::load(
-            &model_path(),
-            RuntimeOptions {
-                context_tokens: 512,
-                ..RuntimeOptions::default()
-            },
-        )
-        .unwrap(),
-    );
-    let batcher = warden_runtime::Batcher::start(batched_runtime, 3).unwrap();
+    let batcher = batcher(3);
     let prompt = chat("Count from one to twenty in words.");
     std::thread::scope(|scope| {
         let short = scope.spawn(|| {
